@@ -1,0 +1,113 @@
+/* quotetape — tape JSON lines (schema/tape-jsonl.md). */
+#include "core/jsonl.h"
+
+#include <string.h>
+
+#include "core/jsonscan.h"
+#include "core/qtime.h"
+
+/* Reads the envelope's "recv" member, if any, into *recv_ns. */
+static qt_err qt_jsonl_recv(const char *line, size_t len, int64_t *recv_ns, char *err,
+                            size_t errsz)
+{
+    const char *v;
+    size_t vl;
+    char e2[160];
+    qt_err e = qt_json_member(line, len, "recv", &v, &vl, err, errsz);
+
+    *recv_ns = 0;
+    if (e == QT_ENOTFOUND)
+        return QT_OK;
+    if (e)
+        return e;
+    if (vl < 2 || v[0] != '"' || v[vl - 1] != '"')
+        return qt_fail(QT_EINVAL, err, errsz, "\"recv\" must be an RFC 3339 string");
+    if (qt_time_parse(v + 1, vl - 2, recv_ns, e2, sizeof e2))
+        return qt_fail(QT_EINVAL, err, errsz, "\"recv\": %s", e2);
+    return QT_OK;
+}
+
+qt_err qt_jsonl_parse_line(const char *line, size_t len, qt_msg_cb cb, void *ud,
+                           size_t *delivered, char *err, size_t errsz)
+{
+    size_t i, s, e_end;
+    const char *v;
+    size_t vl;
+    int64_t recv_ns;
+    qt_msg m;
+    qt_err e;
+
+    if (delivered)
+        *delivered = 0;
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    i = qt_json_ws(line, len, 0);
+    if (i == len)
+        return QT_OK;
+    if (len > QT_FRAME_MAX)
+        return qt_fail(QT_ETOOBIG, err, errsz, "line of %zu bytes exceeds the %u-byte limit", len,
+                       QT_FRAME_MAX);
+    if (line[i] == '[')
+        return qt_frame_parse_json(line, len, 0, cb, ud, delivered, err, errsz);
+    if (line[i] != '{')
+        return qt_fail(QT_EINVAL, err, errsz, "expected a JSON object or array");
+    e = qt_json_skip(line, len, i, &s, &e_end, err, errsz);
+    if (e)
+        return e;
+    if (qt_json_ws(line, len, e_end) != len)
+        return qt_fail(QT_EINVAL, err, errsz, "trailing bytes after the JSON value");
+
+    /* A top-level "T" makes it a bare Alpaca message (whose own "msg" field,
+     * in success messages, must not be taken for the envelope's). */
+    e = qt_json_member(line, len, "T", &v, &vl, err, errsz);
+    if (e == QT_OK)
+        goto bare;
+    if (e != QT_ENOTFOUND)
+        return e;
+    e = qt_json_member(line, len, "msg", &v, &vl, err, errsz);
+    if (e == QT_OK) {
+        if ((e = qt_jsonl_recv(line, len, &recv_ns, err, errsz)))
+            return e;
+        if ((e = qt_msg_parse_json(v, vl, recv_ns, &m, err, errsz)))
+            return e;
+        if (delivered)
+            *delivered = 1;
+        return cb(&m, ud) ? QT_EINTR : QT_OK;
+    }
+    if (e != QT_ENOTFOUND)
+        return e;
+    e = qt_json_member(line, len, "frame", &v, &vl, err, errsz);
+    if (e == QT_OK) {
+        if ((e = qt_jsonl_recv(line, len, &recv_ns, err, errsz)))
+            return e;
+        return qt_frame_parse_json(v, vl, recv_ns, cb, ud, delivered, err, errsz);
+    }
+    if (e != QT_ENOTFOUND)
+        return e;
+    return qt_fail(QT_EINVAL, err, errsz,
+                   "expected an Alpaca message (with \"T\") or an envelope with \"msg\" or "
+                   "\"frame\"");
+bare:
+    if ((e = qt_msg_parse_json(line, len, 0, &m, err, errsz)))
+        return e;
+    if (delivered)
+        *delivered = 1;
+    return cb(&m, ud) ? QT_EINTR : QT_OK;
+}
+
+qt_err qt_jsonl_format(int64_t recv_ns, const char *raw, size_t raw_len, qt_buf *out)
+{
+    char ts[QT_TIME_STRMAX];
+    qt_err e;
+    if (recv_ns) {
+        qt_time_format(recv_ns, 9, ts);
+        e = qt_buf_printf(out, "{\"recv\":\"%s\",\"msg\":", ts);
+    } else {
+        e = qt_buf_append(out, "{\"msg\":", 7);
+    }
+    if (!e)
+        e = qt_buf_append(out, raw, raw_len);
+    if (!e)
+        e = qt_buf_append(out, "}\n", 2);
+    return e;
+}
