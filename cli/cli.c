@@ -125,16 +125,18 @@ qt_err qt_cli_tape_selection(qt_tape *t, const char *symbols, const char *from, 
         sel->nsymbols = n;
     }
     if (from) {
-        if ((e = qt_pos_parse(from, &p, err, errsz)) ||
-            (e = qt_tape_resolve(t, sel, &p, &sel->from_seq, err, errsz)))
-            return e;
+        if (qt_pos_parse(from, &p, err, errsz))
+            return QT_EUSAGE;
+        if ((e = qt_tape_resolve(t, sel, &p, &sel->from_seq, err, errsz)))
+            return e == QT_EINVAL ? QT_EUSAGE : e;
     }
     if (to) {
-        if ((e = qt_pos_parse(to, &p, err, errsz)) ||
-            (e = qt_tape_resolve(t, sel, &p, &sel->to_seq, err, errsz)))
-            return e;
+        if (qt_pos_parse(to, &p, err, errsz))
+            return QT_EUSAGE;
+        if ((e = qt_tape_resolve(t, sel, &p, &sel->to_seq, err, errsz)))
+            return e == QT_EINVAL ? QT_EUSAGE : e;
         if (sel->to_seq < sel->from_seq)
-            return qt_fail(QT_ERANGE, err, errsz, "--to '%s' is before --from '%s'", to,
+            return qt_fail(QT_EUSAGE, err, errsz, "--to '%s' is before --from '%s'", to,
                            from ? from : "beginning");
     }
     return QT_OK;
