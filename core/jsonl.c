@@ -6,20 +6,13 @@
 #include "core/jsonscan.h"
 #include "core/qtime.h"
 
-/* Reads the envelope's "recv" member, if any, into *recv_ns. */
-static qt_err qt_jsonl_recv(const char *line, size_t len, int64_t *recv_ns, char *err,
-                            size_t errsz)
+/* Parses the envelope's "recv" value span, if any, into *recv_ns. */
+static qt_err qt_jsonl_recv(const char *v, size_t vl, int64_t *recv_ns, char *err, size_t errsz)
 {
-    const char *v;
-    size_t vl;
     char e2[160];
-    qt_err e = qt_json_member(line, len, "recv", &v, &vl, err, errsz);
-
     *recv_ns = 0;
-    if (e == QT_ENOTFOUND)
+    if (!v)
         return QT_OK;
-    if (e)
-        return e;
     if (vl < 2 || v[0] != '"' || v[vl - 1] != '"')
         return qt_fail(QT_EINVAL, err, errsz, "\"recv\" must be an RFC 3339 string");
     if (qt_time_parse(v + 1, vl - 2, recv_ns, e2, sizeof e2))
@@ -30,9 +23,10 @@ static qt_err qt_jsonl_recv(const char *line, size_t len, int64_t *recv_ns, char
 qt_err qt_jsonl_parse_line(const char *line, size_t len, qt_msg_cb cb, void *ud,
                            size_t *delivered, char *err, size_t errsz)
 {
-    size_t i, s, e_end;
-    const char *v;
-    size_t vl;
+    enum { K_T, K_MSG, K_FRAME, K_RECV };
+    static const char *const keys[] = {"T", "msg", "frame", "recv"};
+    const char *v[4];
+    size_t vl[4], i;
     int64_t recv_ns;
     qt_msg m;
     qt_err e;
@@ -51,45 +45,28 @@ qt_err qt_jsonl_parse_line(const char *line, size_t len, qt_msg_cb cb, void *ud,
         return qt_frame_parse_json(line, len, 0, cb, ud, delivered, err, errsz);
     if (line[i] != '{')
         return qt_fail(QT_EINVAL, err, errsz, "expected a JSON object or array");
-    e = qt_json_skip(line, len, i, &s, &e_end, err, errsz);
-    if (e)
+    /* one pass over the envelope finds all four members */
+    if ((e = qt_json_members(line, len, keys, 4, v, vl, err, errsz)))
         return e;
-    if (qt_json_ws(line, len, e_end) != len)
-        return qt_fail(QT_EINVAL, err, errsz, "trailing bytes after the JSON value");
-
-    /* A top-level "T" makes it a bare Alpaca message (whose own "msg" field,
-     * in success messages, must not be taken for the envelope's). */
-    e = qt_json_member(line, len, "T", &v, &vl, err, errsz);
-    if (e == QT_OK)
-        goto bare;
-    if (e != QT_ENOTFOUND)
-        return e;
-    e = qt_json_member(line, len, "msg", &v, &vl, err, errsz);
-    if (e == QT_OK) {
-        if ((e = qt_jsonl_recv(line, len, &recv_ns, err, errsz)))
+    if (v[K_T]) {
+        /* a bare Alpaca message (whose own "msg" field, in success messages,
+         * must not be taken for the envelope's) */
+        if ((e = qt_msg_parse_json(line, len, 0, &m, err, errsz)))
             return e;
-        if ((e = qt_msg_parse_json(v, vl, recv_ns, &m, err, errsz)))
+    } else if (v[K_MSG]) {
+        if ((e = qt_jsonl_recv(v[K_RECV], vl[K_RECV], &recv_ns, err, errsz)) ||
+            (e = qt_msg_parse_json(v[K_MSG], vl[K_MSG], recv_ns, &m, err, errsz)))
             return e;
-        if (delivered)
-            *delivered = 1;
-        return cb(&m, ud) ? QT_EINTR : QT_OK;
+    } else if (v[K_FRAME]) {
+        if ((e = qt_jsonl_recv(v[K_RECV], vl[K_RECV], &recv_ns, err, errsz)))
+            return e;
+        return qt_frame_parse_json(v[K_FRAME], vl[K_FRAME], recv_ns, cb, ud, delivered, err,
+                                   errsz);
+    } else {
+        return qt_fail(QT_EINVAL, err, errsz,
+                       "expected an Alpaca message (with \"T\") or an envelope with \"msg\" or "
+                       "\"frame\"");
     }
-    if (e != QT_ENOTFOUND)
-        return e;
-    e = qt_json_member(line, len, "frame", &v, &vl, err, errsz);
-    if (e == QT_OK) {
-        if ((e = qt_jsonl_recv(line, len, &recv_ns, err, errsz)))
-            return e;
-        return qt_frame_parse_json(v, vl, recv_ns, cb, ud, delivered, err, errsz);
-    }
-    if (e != QT_ENOTFOUND)
-        return e;
-    return qt_fail(QT_EINVAL, err, errsz,
-                   "expected an Alpaca message (with \"T\") or an envelope with \"msg\" or "
-                   "\"frame\"");
-bare:
-    if ((e = qt_msg_parse_json(line, len, 0, &m, err, errsz)))
-        return e;
     if (delivered)
         *delivered = 1;
     return cb(&m, ud) ? QT_EINTR : QT_OK;

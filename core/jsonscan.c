@@ -158,3 +158,56 @@ qt_err qt_json_member(const char *buf, size_t len, const char *key, const char *
         return qt_fail(QT_EINVAL, err, errsz, "expected ',' or '}' at byte %zu", i);
     }
 }
+
+qt_err qt_json_members(const char *buf, size_t len, const char *const *keys, size_t nkeys,
+                       const char **vals, size_t *lens, char *err, size_t errsz)
+{
+    size_t i = qt_json_ws(buf, len, 0), ks, ke, vs, ve;
+    qt_err rc;
+
+    for (size_t k = 0; k < nkeys; k++) {
+        vals[k] = NULL;
+        lens[k] = 0;
+    }
+    if (i >= len || buf[i] != '{')
+        return qt_fail(QT_EINVAL, err, errsz, "expected a JSON object");
+    i = qt_json_ws(buf, len, i + 1);
+    if (i < len && buf[i] == '}') {
+        i++;
+        goto tail;
+    }
+    for (;;) {
+        if (i >= len || buf[i] != '"')
+            return qt_fail(QT_EINVAL, err, errsz, "expected a member name at byte %zu", i);
+        rc = qt_json_skip(buf, len, i, &ks, &ke, err, errsz);
+        if (rc)
+            return rc;
+        i = qt_json_ws(buf, len, ke);
+        if (i >= len || buf[i] != ':')
+            return qt_fail(QT_EINVAL, err, errsz, "expected ':' at byte %zu", i);
+        rc = qt_json_skip(buf, len, i + 1, &vs, &ve, err, errsz);
+        if (rc)
+            return rc;
+        for (size_t k = 0; k < nkeys; k++) {
+            size_t kl = strlen(keys[k]);
+            if (ke - ks == kl + 2 && memcmp(buf + ks + 1, keys[k], kl) == 0) {
+                vals[k] = buf + vs;
+                lens[k] = ve - vs;
+            }
+        }
+        i = qt_json_ws(buf, len, ve);
+        if (i < len && buf[i] == ',') {
+            i = qt_json_ws(buf, len, i + 1);
+            continue;
+        }
+        if (i < len && buf[i] == '}') {
+            i++;
+            break;
+        }
+        return qt_fail(QT_EINVAL, err, errsz, "expected ',' or '}' at byte %zu", i);
+    }
+tail:
+    if (qt_json_ws(buf, len, i) != len)
+        return qt_fail(QT_EINVAL, err, errsz, "trailing bytes after the JSON value");
+    return QT_OK;
+}

@@ -36,4 +36,11 @@ qt_err qt_json_split_array(const char *buf, size_t len, qt_elem_cb cb, void *ud,
 qt_err qt_json_member(const char *buf, size_t len, const char *key, const char **val,
                       size_t *val_len, char *err, size_t errsz);
 
+/* One pass over the top-level object text: for each member whose name is in
+ * keys[0..nkeys), stores its value's span in vals[i]/lens[i] (NULL/0 when
+ * absent). Cheaper than one qt_json_member call per key. The whole text
+ * must be exactly one object. */
+qt_err qt_json_members(const char *buf, size_t len, const char *const *keys, size_t nkeys,
+                       const char **vals, size_t *lens, char *err, size_t errsz);
+
 #endif

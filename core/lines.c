@@ -2,13 +2,14 @@
 #include "core/lines.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 qt_err qt_lines_init(qt_lines *r, FILE *f, size_t cap)
 {
     r->f = f;
     r->cap = cap;
     r->lineno = 0;
-    r->buf = malloc(cap + 1);
+    r->buf = malloc(cap + 2);
     return r->buf ? QT_OK : QT_ENOMEM;
 }
 
@@ -20,17 +21,12 @@ void qt_lines_release(qt_lines *r)
 
 int qt_lines_next(qt_lines *r, const char **line, size_t *len, qt_err *e)
 {
-    size_t n = 0;
-    int c, too_long = 0;
+    size_t n;
+    int c;
 
-    /* getc_unlocked: one reader per FILE, and the hot loop of an import. */
-    while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {
-        if (n < r->cap)
-            r->buf[n++] = (char)c;
-        else
-            too_long = 1;
-    }
-    if (c == EOF && n == 0 && !too_long) {
+    /* fgets scans with memchr: far faster than a getc loop on long lines.
+     * The buffer holds cap bytes plus the '\n' and the NUL. */
+    if (!fgets(r->buf, (int)(r->cap + 2), r->f)) {
         if (ferror(r->f)) {
             *e = QT_EIO;
             return -1;
@@ -38,11 +34,16 @@ int qt_lines_next(qt_lines *r, const char **line, size_t *len, qt_err *e)
         return 0;
     }
     r->lineno++;
-    if (too_long) {
+    n = strlen(r->buf);
+    if (n && r->buf[n - 1] == '\n') {
+        r->buf[--n] = '\0';
+    } else if (n > r->cap) {
+        /* overlong: skip to the end of the line so reading can go on */
+        while ((c = getc(r->f)) != EOF && c != '\n')
+            ;
         *e = QT_ETOOBIG;
         return -1;
     }
-    r->buf[n] = '\0';
     *line = r->buf;
     *len = n;
     return 1;
