@@ -21,14 +21,17 @@ build: deps
 demo: build
 	./$(BUILD)/quotetape demo --out spy.png
 
-# Every test: the normal build, then the same suite under ASan + UBSan.
+# Every test: the normal build (gcc), then the same suite under ASan + UBSan
+# built with clang, which also builds the libFuzzer targets and runs each for
+# a bounded time.
 test: test-fast test-san
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-san: deps
-	@cmake -S . -B $(BUILD_SAN) $(CMAKE_FLAGS) -DQT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@CC=clang cmake -S . -B $(BUILD_SAN) $(CMAKE_FLAGS) -DQT_SANITIZE=ON -DQT_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS)

@@ -113,6 +113,10 @@ qt_err qt_props_parse(const char *text, size_t len, const char *name, qt_props_c
                 e = qt_fail(QT_ECONFIG, err, errsz, "%s:%d: line too long", name, start_line);
                 goto out;
             }
+            if (memchr(text + i, '\0', take)) {
+                e = qt_fail(QT_ECONFIG, err, errsz, "%s:%d: NUL byte in line", name, lineno);
+                goto out;
+            }
             memcpy(line + n, text + i, take);
             n += take;
             i = j < len ? j + 1 : j;

@@ -158,19 +158,20 @@ size_t qt_time_format(int64_t ns, int digits, char *buf)
     return (size_t)n;
 }
 
-qt_err qt_dur_parse(const char *s, int64_t *ns, char *err, size_t errsz)
+/* One "<number><unit>" term of a duration at *pp; adds it to *ns. */
+static qt_err qt_dur_term(const char **pp, const char *s, int64_t *ns, char *err, size_t errsz)
 {
     static const struct {
         const char *u;
+        size_t len;
         int64_t mul;
-    } units[] = {{"ns", 1},           {"us", QT_NS_PER_US},        {"ms", QT_NS_PER_MS},
-                 {"s", QT_NS_PER_SEC}, {"m", 60 * QT_NS_PER_SEC}, {"h", 3600 * QT_NS_PER_SEC}};
-    const char *p = s;
+    } units[] = {{"ns", 2, 1},           {"us", 2, QT_NS_PER_US},
+                 {"ms", 2, QT_NS_PER_MS}, {"s", 1, QT_NS_PER_SEC},
+                 {"m", 1, 60 * QT_NS_PER_SEC}, {"h", 1, 3600 * QT_NS_PER_SEC}};
+    const char *p = *pp;
     int64_t ip = 0, fp = 0, fscale = 1;
     int any = 0;
 
-    if (!s || !*s)
-        return qt_fail(QT_EINVAL, err, errsz, "empty duration");
     while (*p >= '0' && *p <= '9') {
         if (ip > INT64_MAX / 10 - 10)
             return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
@@ -191,23 +192,46 @@ qt_err qt_dur_parse(const char *s, int64_t *ns, char *err, size_t errsz)
     if (!any)
         return qt_fail(QT_EINVAL, err, errsz,
                        "duration '%s' is not a number with a unit (e.g. 5s, 250ms, 2m)", s);
-    if (*p == '\0') {
-        if (ip == 0 && fp == 0) {
-            *ns = 0;
-            return QT_OK;
-        }
+    if (*p == '\0')
         return qt_fail(QT_EINVAL, err, errsz,
                        "duration '%s' needs a unit: ns, us, ms, s, m or h", s);
-    }
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(p, units[i].u) == 0) {
-            if (ip > INT64_MAX / units[i].mul - 1)
-                return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
-            *ns = ip * units[i].mul + (fp * units[i].mul) / fscale;
-            return QT_OK;
-        }
+        if (strncmp(p, units[i].u, units[i].len) != 0)
+            continue;
+        /* "m" must not swallow the "m" of "ms" */
+        if (units[i].len == 1 && units[i].u[0] == 'm' && p[1] == 's')
+            continue;
+        if (ip > INT64_MAX / units[i].mul - 1)
+            return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
+        int64_t add = ip * units[i].mul + (fp * units[i].mul) / fscale;
+        if (*ns > INT64_MAX - add)
+            return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
+        *ns += add;
+        *pp = p + units[i].len;
+        return QT_OK;
     }
     return qt_fail(QT_EINVAL, err, errsz, "duration '%s' has an unknown unit '%s'", s, p);
+}
+
+qt_err qt_dur_parse(const char *s, int64_t *ns, char *err, size_t errsz)
+{
+    const char *p = s;
+    int64_t total = 0;
+    qt_err e;
+
+    if (!s || !*s)
+        return qt_fail(QT_EINVAL, err, errsz, "empty duration");
+    if (strcmp(s, "0") == 0) {
+        *ns = 0;
+        return QT_OK;
+    }
+    /* one or more terms, largest first as qt_dur_format writes them: "1m30s" */
+    do {
+        if ((e = qt_dur_term(&p, s, &total, err, errsz)))
+            return e;
+    } while (*p);
+    *ns = total;
+    return QT_OK;
 }
 
 size_t qt_dur_format(int64_t ns, char *buf, size_t n)

@@ -61,6 +61,21 @@ static void test_props(void)
     }
 }
 
+/* Regression (found by fuzz_props): a NUL byte inside a line made an empty
+ * key reach the callback. It is now an error naming the line. */
+static void test_props_nul(void)
+{
+    static const char text[] = "bootstrap.servers=h:9092\n\0\1curity.protocol=SSL\n";
+    struct kvs c;
+    char err[256] = "";
+    memset(&c, 0, sizeof c);
+    QT_CHECK_EQ_INT(qt_props_parse(text, sizeof text - 1, "c.properties", collect, &c, err,
+                                   sizeof err),
+                    QT_ECONFIG);
+    QT_CHECK_EQ_STR(err, "c.properties:2: NUL byte in line");
+    QT_CHECK_EQ_INT(c.n, 1);
+}
+
 static void test_kopts(void)
 {
     char dir[] = "/tmp/qt_test_cfg_XXXXXX", path[256], err[512];
@@ -190,6 +205,11 @@ static void test_positions(void)
         QT_CHECK_EQ_INT(p.v, cases[i].v);
         qt_pos_format(&p, buf, sizeof buf);
         QT_CHECK_EQ_STR(buf, cases[i].back ? cases[i].back : cases[i].s);
+        /* regression (found by fuzz_position): "+90s" formatted as "+1m30s",
+         * which did not parse back. Whatever formats must parse to the same. */
+        qt_pos back;
+        QT_CHECK_EQ_INT(qt_pos_parse(buf, &back, err, sizeof err), QT_OK);
+        QT_CHECK(back.kind == p.kind && back.v == p.v);
     }
 }
 
@@ -203,8 +223,11 @@ static void test_durations(void)
         {"0", 0, "0s"},          {"5s", 5000000000, "5s"},    {"250ms", 250000000, "250ms"},
         {"1.5m", 90000000000, "1m30s"}, {"2h", INT64_C(7200000000000), "2h"},
         {"10us", 10000, "10us"}, {"7ns", 7, "7ns"},           {"2.5s", 2500000000, "2.5s"},
+        {"1m30s", 90000000000, "1m30s"}, {"1h2m", INT64_C(3720000000000), "62m"},
+        {"2m500ms", 120500000000, "120.5s"}, {"2m0.5s", 120500000000, "120.5s"},
     };
-    static const char *bad[] = {"", "s", "5", "-5s", "5 s", "5sec", "1e3s", "99999999999999999999h"};
+    static const char *bad[] = {"", "s", "5", "-5s", "5 s", "5sec", "1e3s", "99999999999999999999h",
+                                "1m30", "1m-30s"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t ns = -1;
         char err[128], buf[32];
@@ -223,6 +246,7 @@ static void test_durations(void)
 int main(void)
 {
     test_props();
+    test_props_nul();
     test_kopts();
     test_redact();
     test_positions();
