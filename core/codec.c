@@ -607,6 +607,19 @@ static qt_err qt_json_decode(const char *buf, size_t len, int64_t recv_ns, qt_ms
 
     m->raw = buf;
     m->raw_len = len;
+    {
+        /* the common case: a valid flat object, decoded without allocating */
+        qt_fjsrc fs;
+        if (qt_fj_open(&fs, buf, len) == 0) {
+            rc = qt_codec_decode(&fs.src, recv_ns, m, sub, err, errsz);
+            if (!fs.overflow)
+                return rc;
+            if (sub) {
+                free(*sub);
+                *sub = NULL;
+            }
+        }
+    }
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (!root) {
         size_t at = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;

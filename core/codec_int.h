@@ -66,4 +66,24 @@ int qt_codec_cond_ok(const char *cond);
 extern const char *const qt_codec_sub_keys[QT_SUB_NLISTS];
 const qt_sublist *qt_codec_sub_list(const qt_subscription *s, size_t k);
 
+/* The fast JSON source (codec_fastjson.c): a validated flat view of one
+ * message object. qt_fj_open returns 0, or QT_FJ_FALLBACK when the text is
+ * not valid JSON or not of the flat shape it handles — the caller then
+ * parses with cJSON, which also words any error. A source that ran out of
+ * arena while decoding sets overflow; the caller then decodes again with
+ * cJSON. */
+#define QT_FJ_MEMBERS 48
+#define QT_FJ_FALLBACK 1
+typedef struct qt_fjsrc {
+    qt_src src;
+    const char *buf;
+    size_t len, n;
+    size_t key[QT_FJ_MEMBERS], klen[QT_FJ_MEMBERS], val[QT_FJ_MEMBERS];
+    char arena[2048];
+    size_t arena_len;
+    int overflow;
+} qt_fjsrc;
+
+int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len);
+
 #endif

@@ -77,4 +77,8 @@ CREATE TABLE IF NOT EXISTS kafka_acked (
     acked_seq   INTEGER NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS quotes_symbol ON quotes(symbol, seq);
+-- No secondary index on quotes: every read is a scan in seq order (replay,
+-- export, windows) or a short scan from the start (time positions), and an
+-- index on symbol cost a third of the recorder's insert rate. A tape that
+-- needs one for ad-hoc queries can add it: quotetape never relies on its
+-- absence.

@@ -1,0 +1,237 @@
+/* quotetape record — wires options to the recorder stage. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/qtime.h"
+#include "recorder/recorder.h"
+
+static const char qt_record_help[] =
+    "usage: quotetape record --symbols SYM[,..] --db TAPE [--feed FEED | --url URL]\n"
+    "                        [-b BROKERS] [-X KEY=VALUE] [-F FILE] [--topic TOPIC]\n"
+    "                        [--trades] [--bars] [options]\n"
+    "\n"
+    "Holds the one Alpaca market-data connection a key allows and writes every quote\n"
+    "into the tape (SQLite, the store of record) and, with Kafka options, to a topic\n"
+    "(key = symbol, timestamp = event time, value = the quote JSON as received).\n"
+    "Keys come from APCA_API_KEY_ID and APCA_API_SECRET_KEY; they are never logged.\n"
+    "Stop with Ctrl-C (SIGINT) or SIGTERM: both sinks are flushed and the session ended.\n"
+    "\n"
+    "options:\n"
+    "  -s, --symbols LIST       comma-separated symbols to subscribe to (required)\n"
+    "  -d, --db TAPE            the tape to append to; created if missing (required)\n"
+    "      --feed FEED          iex (default), sip, delayed_sip or test:\n"
+    "                           wss://stream.data.alpaca.markets/v2/FEED\n"
+    "      --url URL            any ws:// or wss:// URL instead of --feed\n"
+    "      --insecure           do not verify the wss peer (local test servers only)\n"
+    "  -t, --topic TOPIC        Kafka topic for quotes (default quotes)\n"
+    "      --trades             also record trades (tape, and topic --trades-topic)\n"
+    "      --trades-topic T     default trades\n"
+    "      --bars               also record minute bars (tape, and topic --bars-topic)\n"
+    "      --bars-topic T       default bars\n"
+    "  -b, --brokers HOST:PORT  Kafka bootstrap servers (default $QUOTETAPE_BROKERS);\n"
+    "                           without any, quotes go to the tape only\n"
+    "  -X, --property K=V       any librdkafka property\n"
+    "  -F, --config FILE        client.properties (Confluent Cloud style)\n"
+    "      --backoff-min DUR    first reconnect delay (default 500ms); doubles per try\n"
+    "      --backoff-max DUR    longest reconnect delay (default 30s); 30%% jitter\n"
+    "      --limit-backoff DUR  wait after 406 connection limit exceeded (default 60s)\n"
+    "      --idle-timeout DUR   reconnect when no data and no pong for DUR (default 30s)\n"
+    "      --commit-interval DUR  longest time between tape commits (default 200ms)\n"
+    "      --flush-timeout DUR  wait at most DUR for Kafka at shutdown (default 10s)\n"
+    "      --frame-max BYTES    largest frame accepted (default 4194304)\n"
+    "      --max-quotes N       stop after N quotes\n"
+    "  -v, --verbose / -q, --quiet\n"
+    "  -h, --help\n"
+    "\n"
+    "example:\n"
+    "  APCA_API_KEY_ID=... APCA_API_SECRET_KEY=... \\\n"
+    "    quotetape record --symbols SPY,QQQ --feed iex --db spy.db -b 127.0.0.1:9092\n"
+    "\n"
+    "exit codes: 0 stopped cleanly, 77 auth failed (402, 409, missing keys),\n"
+    "64 usage (or 405 symbol limit), 76 protocol error (400, 410), see docs/record.md\n";
+
+static int qt_record_dur(const char *opt, const char *arg, int64_t *ns)
+{
+    char err[256];
+    if (qt_dur_parse(arg, ns, err, sizeof err) || *ns <= 0)
+        return qt_cli_usage_error("record", "%s takes a duration like 500ms or 30s, not '%s'",
+                                  opt, arg);
+    return 0;
+}
+
+static int qt_record_num(const char *opt, const char *arg, long long lo, long long hi,
+                         long long *v)
+{
+    char *end;
+    *v = strtoll(arg, &end, 10);
+    if (!*arg || *end || *v < lo || *v > hi)
+        return qt_cli_usage_error("record", "%s takes a number %lld..%lld, not '%s'", opt, lo, hi,
+                                  arg);
+    return 0;
+}
+
+static int qt_record_symbol_ok(const char *s)
+{
+    if (!*s || strlen(s) >= 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '/' || *s == '-' || *s == '*'))
+            return 0;
+    return 1;
+}
+
+int qt_cmd_record(int argc, char **argv)
+{
+    static const struct option lo[] = {QT_CLI_COMMON_LONG,
+                                       {"symbols", required_argument, 0, 's'},
+                                       {"db", required_argument, 0, 'd'},
+                                       {"topic", required_argument, 0, 't'},
+                                       {"feed", required_argument, 0, 1},
+                                       {"url", required_argument, 0, 2},
+                                       {"insecure", no_argument, 0, 3},
+                                       {"trades", no_argument, 0, 4},
+                                       {"bars", no_argument, 0, 5},
+                                       {"trades-topic", required_argument, 0, 6},
+                                       {"bars-topic", required_argument, 0, 7},
+                                       {"backoff-min", required_argument, 0, 8},
+                                       {"backoff-max", required_argument, 0, 9},
+                                       {"limit-backoff", required_argument, 0, 10},
+                                       {"idle-timeout", required_argument, 0, 11},
+                                       {"commit-interval", required_argument, 0, 12},
+                                       {"flush-timeout", required_argument, 0, 13},
+                                       {"frame-max", required_argument, 0, 14},
+                                       {"max-quotes", required_argument, 0, 15},
+                                       {0, 0, 0, 0}};
+    qt_rec_opts o;
+    qt_rec_stats st;
+    qt_kopts k;
+    const char *symbols = NULL, *feed = NULL, *url = NULL;
+    char urlbuf[256], source[128], err[1024];
+    char **syms = NULL;
+    size_t nsyms = 0;
+    long long v;
+    int64_t flush_ns = 0;
+    int c, rc;
+    qt_err e = QT_OK;
+
+    memset(&o, 0, sizeof o);
+    o.topic = "quotes";
+    o.trades_topic = "trades";
+    o.bars_topic = "bars";
+    qt_kopts_init(&k);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "s:d:t:" QT_CLI_KAFKA_SHORT QT_CLI_LOG_SHORT "h", lo,
+                            NULL)) != -1) {
+        int r = qt_cli_common(c, optarg, &k, &e);
+        if (r < 0) {
+            qt_kopts_release(&k);
+            return qt_exit_code(e);
+        }
+        if (r > 0)
+            continue;
+        rc = 0;
+        switch (c) {
+        case 's': symbols = optarg; break;
+        case 'd': o.db = optarg; break;
+        case 't': o.topic = optarg; break;
+        case 1: feed = optarg; break;
+        case 2: url = optarg; break;
+        case 3: o.insecure = 1; break;
+        case 4: o.trades = 1; break;
+        case 5: o.bars = 1; break;
+        case 6: o.trades_topic = optarg; break;
+        case 7: o.bars_topic = optarg; break;
+        case 8: rc = qt_record_dur("--backoff-min", optarg, &o.backoff_min_ns); break;
+        case 9: rc = qt_record_dur("--backoff-max", optarg, &o.backoff_max_ns); break;
+        case 10: rc = qt_record_dur("--limit-backoff", optarg, &o.limit_backoff_ns); break;
+        case 11: rc = qt_record_dur("--idle-timeout", optarg, &o.idle_timeout_ns); break;
+        case 12: rc = qt_record_dur("--commit-interval", optarg, &o.commit_interval_ns); break;
+        case 13: rc = qt_record_dur("--flush-timeout", optarg, &flush_ns); break;
+        case 14:
+            rc = qt_record_num("--frame-max", optarg, 1024, QT_FRAME_MAX, &v);
+            o.frame_max = (size_t)v;
+            break;
+        case 15:
+            rc = qt_record_num("--max-quotes", optarg, 1, INT64_MAX, &v);
+            o.max_quotes = v;
+            break;
+        case 'h':
+            fputs(qt_record_help, stdout);
+            qt_kopts_release(&k);
+            return 0;
+        default:
+            rc = qt_cli_usage_error("record", "unknown option");
+            break;
+        }
+        if (rc) {
+            qt_kopts_release(&k);
+            return rc;
+        }
+    }
+    rc = 0;
+    if (optind < argc)
+        rc = qt_cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
+    else if (!symbols)
+        rc = qt_cli_usage_error("record", "--symbols is required");
+    else if (!o.db)
+        rc = qt_cli_usage_error("record", "--db is required");
+    else if (feed && url)
+        rc = qt_cli_usage_error("record", "give --feed or --url, not both");
+    else if (feed && strcmp(feed, "iex") && strcmp(feed, "sip") && strcmp(feed, "delayed_sip") &&
+             strcmp(feed, "test"))
+        rc = qt_cli_usage_error("record", "--feed takes iex, sip, delayed_sip or test, not '%s'",
+                                feed);
+    else if (url && strncmp(url, "ws://", 5) && strncmp(url, "wss://", 6))
+        rc = qt_cli_usage_error("record", "--url must start with ws:// or wss://, not '%s'", url);
+    else if (!(syms = qt_cli_split_list(symbols, &nsyms)))
+        rc = qt_cli_usage_error("record", "--symbols: empty symbol in '%s'", symbols);
+    for (size_t i = 0; !rc && i < nsyms; i++)
+        if (!qt_record_symbol_ok(syms[i]))
+            rc = qt_cli_usage_error("record", "--symbols: '%s' is not a symbol", syms[i]);
+    if (rc) {
+        free(syms);
+        qt_kopts_release(&k);
+        return rc;
+    }
+    if (!url) {
+        snprintf(urlbuf, sizeof urlbuf, "wss://stream.data.alpaca.markets/v2/%s",
+                 feed ? feed : "iex");
+        url = urlbuf;
+        snprintf(source, sizeof source, "alpaca:%s", feed ? feed : "iex");
+    } else {
+        snprintf(source, sizeof source, "%s", url);
+    }
+    int has_kafka = k.brokers != NULL;
+    for (size_t i = 0; i < k.nprops; i++)
+        has_kafka |= strcmp(k.props[i].key, "bootstrap.servers") == 0;
+    if (!has_kafka)
+        qt_info("no Kafka brokers given; recording into the tape only");
+
+    o.url = url;
+    o.source = source;
+    o.symbols = (const char *const *)syms;
+    o.nsymbols = nsyms;
+    o.key_id = getenv("APCA_API_KEY_ID");
+    o.secret = getenv("APCA_API_SECRET_KEY");
+    o.kopts = has_kafka ? &k : NULL;
+    o.flush_timeout_ms = (int)(flush_ns / QT_NS_PER_MS);
+    if (flush_ns && !o.flush_timeout_ms)
+        o.flush_timeout_ms = 1;
+    o.stop = qt_cli_stop_flag();
+
+    e = qt_rec_run(&o, &st, err, sizeof err);
+    qt_info("recorded %lld quote(s), %lld trade(s), %lld bar(s); %lld gap(s), %lld bad frame(s); "
+            "kafka: %lld produced, %lld confirmed, acked seq %lld",
+            (long long)st.quotes, (long long)st.trades, (long long)st.bars, (long long)st.gaps,
+            (long long)st.bad_frames, (long long)st.kafka_produced,
+            (long long)st.kafka_delivered, (long long)st.kafka_acked);
+    free(syms);
+    qt_kopts_release(&k);
+    if (e)
+        return qt_cli_fail(e, err);
+    return 0;
+}

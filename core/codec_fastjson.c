@@ -1,0 +1,379 @@
+/* quotetape — the fast JSON source for the codec.
+ *
+ * cJSON builds a heap tree per message: a dozen mallocs and frees for a
+ * quote, which was most of the cost of reading a stream. Alpaca messages are
+ * flat objects (scalars and arrays of strings), so this source validates the
+ * object in one pass, keeps the spans of its top-level members in a fixed
+ * table, and decodes a value only when the decoder asks for it. Strings
+ * without escapes point into the input; escaped ones are decoded into a
+ * small arena.
+ *
+ * Anything outside that shape — invalid JSON, escaped keys, more than
+ * QT_FJ_MEMBERS members, an arena overflow — returns QT_FJ_FALLBACK and the
+ * caller parses with cJSON, which also words the error. So this file only
+ * ever speeds up valid input; it never decides what is an error. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec_int.h"
+#include "core/jsonscan.h"
+
+static int qt_fj_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static size_t qt_fj_skipws(const char *b, size_t len, size_t i)
+{
+    while (i < len && qt_fj_ws(b[i]))
+        i++;
+    return i;
+}
+
+static int qt_fj_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Validates the string at b[*i] (a '"'); *i moves past it. *esc is set when
+ * it holds a backslash. */
+static int qt_fj_string(const char *b, size_t len, size_t *i, int *esc)
+{
+    size_t k = *i + 1;
+    *esc = 0;
+    while (k < len) {
+        unsigned char c = (unsigned char)b[k];
+        if (c == '"') {
+            *i = k + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            *esc = 1;
+            if (k + 1 >= len)
+                return -1;
+            char e = b[k + 1];
+            if (e == 'u') {
+                if (k + 5 >= len || !qt_fj_hex(b[k + 2]) || !qt_fj_hex(b[k + 3]) ||
+                    !qt_fj_hex(b[k + 4]) || !qt_fj_hex(b[k + 5]))
+                    return -1;
+                k += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || e == '\0')
+                return -1;
+            k += 2;
+            continue;
+        }
+        k++;
+    }
+    return -1;
+}
+
+/* Validates a JSON number at b[*i] by the JSON grammar; *isint is set when
+ * it has no fraction or exponent. */
+static int qt_fj_number(const char *b, size_t len, size_t *i, int *isint)
+{
+    size_t k = *i;
+    *isint = 1;
+    if (k < len && b[k] == '-')
+        k++;
+    if (k >= len)
+        return -1;
+    if (b[k] == '0') {
+        k++;
+    } else if (b[k] >= '1' && b[k] <= '9') {
+        while (k < len && b[k] >= '0' && b[k] <= '9')
+            k++;
+    } else {
+        return -1;
+    }
+    if (k < len && b[k] == '.') {
+        *isint = 0;
+        k++;
+        if (k >= len || b[k] < '0' || b[k] > '9')
+            return -1;
+        while (k < len && b[k] >= '0' && b[k] <= '9')
+            k++;
+    }
+    if (k < len && (b[k] == 'e' || b[k] == 'E')) {
+        *isint = 0;
+        k++;
+        if (k < len && (b[k] == '+' || b[k] == '-'))
+            k++;
+        if (k >= len || b[k] < '0' || b[k] > '9')
+            return -1;
+        while (k < len && b[k] >= '0' && b[k] <= '9')
+            k++;
+    }
+    *i = k;
+    return 0;
+}
+
+/* Validates any value at b[*i]; *i moves past it. */
+static int qt_fj_value(const char *b, size_t len, size_t *i, int depth)
+{
+    int esc, isint;
+    if (depth > QT_JSON_DEPTH_MAX || *i >= len)
+        return -1;
+    switch (b[*i]) {
+    case '"':
+        return qt_fj_string(b, len, i, &esc);
+    case '{':
+    case '[': {
+        char close = b[*i] == '{' ? '}' : ']';
+        int obj = close == '}';
+        size_t k = qt_fj_skipws(b, len, *i + 1);
+        if (k < len && b[k] == close) {
+            *i = k + 1;
+            return 0;
+        }
+        for (;;) {
+            if (obj) {
+                if (k >= len || b[k] != '"' || qt_fj_string(b, len, &k, &esc))
+                    return -1;
+                k = qt_fj_skipws(b, len, k);
+                if (k >= len || b[k] != ':')
+                    return -1;
+                k = qt_fj_skipws(b, len, k + 1);
+            }
+            if (qt_fj_value(b, len, &k, depth + 1))
+                return -1;
+            k = qt_fj_skipws(b, len, k);
+            if (k < len && b[k] == ',') {
+                k = qt_fj_skipws(b, len, k + 1);
+                continue;
+            }
+            if (k < len && b[k] == close) {
+                *i = k + 1;
+                return 0;
+            }
+            return -1;
+        }
+    }
+    case 't':
+        if (len - *i >= 4 && memcmp(b + *i, "true", 4) == 0) {
+            *i += 4;
+            return 0;
+        }
+        return -1;
+    case 'f':
+        if (len - *i >= 5 && memcmp(b + *i, "false", 5) == 0) {
+            *i += 5;
+            return 0;
+        }
+        return -1;
+    case 'n':
+        if (len - *i >= 4 && memcmp(b + *i, "null", 4) == 0) {
+            *i += 4;
+            return 0;
+        }
+        return -1;
+    default:
+        return qt_fj_number(b, len, i, &isint);
+    }
+}
+
+/* ---- the source ------------------------------------------------------- */
+
+/* Appends the decoded string at b[s..e) (quotes excluded) to the arena;
+ * returns its start or NULL if the arena is full. */
+static const char *qt_fj_unescape(qt_fjsrc *fs, const char *b, size_t s, size_t e, size_t *outlen)
+{
+    size_t start = fs->arena_len, o = start;
+    for (size_t k = s; k < e; k++) {
+        if (o + 4 >= sizeof fs->arena)
+            return NULL;
+        if (b[k] != '\\') {
+            fs->arena[o++] = b[k];
+            continue;
+        }
+        char c = b[++k];
+        switch (c) {
+        case 'b': fs->arena[o++] = '\b'; break;
+        case 'f': fs->arena[o++] = '\f'; break;
+        case 'n': fs->arena[o++] = '\n'; break;
+        case 'r': fs->arena[o++] = '\r'; break;
+        case 't': fs->arena[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp = (unsigned)strtoul((char[]){b[k + 1], b[k + 2], b[k + 3], b[k + 4], 0},
+                                            NULL, 16);
+            k += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && k + 6 < e && b[k + 1] == '\\' &&
+                b[k + 2] == 'u') {
+                unsigned lo = (unsigned)strtoul(
+                    (char[]){b[k + 3], b[k + 4], b[k + 5], b[k + 6], 0}, NULL, 16);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    k += 6;
+                }
+            }
+            if (cp < 0x80) {
+                fs->arena[o++] = (char)cp;
+            } else if (cp < 0x800) {
+                fs->arena[o++] = (char)(0xC0 | (cp >> 6));
+                fs->arena[o++] = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                fs->arena[o++] = (char)(0xE0 | (cp >> 12));
+                fs->arena[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                fs->arena[o++] = (char)(0x80 | (cp & 0x3F));
+            } else {
+                fs->arena[o++] = (char)(0xF0 | (cp >> 18));
+                fs->arena[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                fs->arena[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                fs->arena[o++] = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: fs->arena[o++] = c; break; /* " \ / */
+        }
+    }
+    fs->arena_len = o;
+    *outlen = o - start;
+    return fs->arena + start;
+}
+
+/* Fills v from the value at b[i] (already validated). */
+static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
+{
+    qt_fjsrc *fs = (qt_fjsrc *)cfs; /* the arena is scratch, even for const lookups */
+    const char *b = fs->buf;
+    size_t len = fs->len, k = i;
+    int esc, isint;
+
+    memset(v, 0, sizeof *v);
+    switch (b[i]) {
+    case '"':
+        qt_fj_string(b, len, &k, &esc);
+        if (!esc) {
+            v->s = b + i + 1;
+            v->slen = k - i - 2;
+        } else {
+            v->s = qt_fj_unescape(fs, b, i + 1, k - 1, &v->slen);
+            if (!v->s) {
+                fs->overflow = 1;
+                v->s = "";
+                v->slen = 0;
+            }
+        }
+        v->kind = QT_V_STRING;
+        return;
+    case '[':
+        v->kind = QT_V_ARRAY;
+        v->h = b + i;
+        k = qt_fj_skipws(b, len, i + 1);
+        if (b[k] == ']')
+            return;
+        for (;;) {
+            v->n++;
+            qt_fj_value(b, len, &k, 1);
+            k = qt_fj_skipws(b, len, k);
+            if (b[k] != ',')
+                return;
+            k = qt_fj_skipws(b, len, k + 1);
+        }
+    case '{': v->kind = QT_V_OBJECT; return;
+    case 't':
+    case 'f': v->kind = QT_V_BOOL; return;
+    case 'n': v->kind = QT_V_NULL; return;
+    default: break;
+    }
+    v->kind = QT_V_NUMBER;
+    qt_fj_number(b, len, &k, &isint);
+    /* the text ends at a delimiter of the enclosing object, so strtod and
+     * strtoll stop at the number's end */
+    v->d = strtod(b + i, NULL);
+    if (isint) {
+        errno = 0;
+        long long ll = strtoll(b + i, NULL, 10);
+        if (errno == ERANGE) {
+            v->int_range = 1;
+        } else {
+            v->is_int = 1;
+            v->i = ll;
+        }
+    } else if (isfinite(v->d) && v->d == floor(v->d)) {
+        if (fabs(v->d) < 9223372036854775808.0) {
+            v->is_int = 1;
+            v->i = (int64_t)v->d;
+        } else {
+            v->int_range = 1;
+        }
+    }
+}
+
+static void qt_fj_get(const qt_src *src, const char *key, qt_val *v)
+{
+    const qt_fjsrc *fs = (const qt_fjsrc *)src;
+    size_t kl = strlen(key);
+    for (size_t m = 0; m < fs->n; m++)
+        if (fs->klen[m] == kl && memcmp(fs->buf + fs->key[m], key, kl) == 0) {
+            qt_fj_val(fs, fs->val[m], v);
+            return;
+        }
+    memset(v, 0, sizeof *v);
+    v->kind = QT_V_ABSENT;
+}
+
+static void qt_fj_elem(const qt_src *src, const void *arr, size_t i, qt_val *v)
+{
+    const qt_fjsrc *fs = (const qt_fjsrc *)src;
+    const char *b = fs->buf;
+    size_t k = qt_fj_skipws(b, fs->len, (size_t)((const char *)arr - b) + 1);
+    for (size_t n = 0; n < i; n++) {
+        qt_fj_value(b, fs->len, &k, 1);
+        k = qt_fj_skipws(b, fs->len, k);
+        k = qt_fj_skipws(b, fs->len, k + 1); /* the ',' */
+    }
+    qt_fj_val(fs, k, v);
+}
+
+int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
+{
+    size_t i = qt_fj_skipws(buf, len, 0);
+    int esc;
+
+    fs->src.obj = fs;
+    fs->src.get = qt_fj_get;
+    fs->src.elem = qt_fj_elem;
+    fs->buf = buf;
+    fs->len = len;
+    fs->n = 0;
+    fs->arena_len = 0;
+    fs->overflow = 0;
+    if (i >= len || buf[i] != '{')
+        return QT_FJ_FALLBACK;
+    i = qt_fj_skipws(buf, len, i + 1);
+    if (i < len && buf[i] == '}') {
+        i++;
+        goto tail;
+    }
+    for (;;) {
+        size_t ks = i;
+        if (fs->n == QT_FJ_MEMBERS || i >= len || buf[i] != '"' ||
+            qt_fj_string(buf, len, &i, &esc) || esc)
+            return QT_FJ_FALLBACK;
+        fs->key[fs->n] = ks + 1;
+        fs->klen[fs->n] = i - ks - 2;
+        i = qt_fj_skipws(buf, len, i);
+        if (i >= len || buf[i] != ':')
+            return QT_FJ_FALLBACK;
+        i = qt_fj_skipws(buf, len, i + 1);
+        fs->val[fs->n] = i;
+        if (qt_fj_value(buf, len, &i, 1))
+            return QT_FJ_FALLBACK;
+        fs->n++;
+        i = qt_fj_skipws(buf, len, i);
+        if (i < len && buf[i] == ',') {
+            i = qt_fj_skipws(buf, len, i + 1);
+            continue;
+        }
+        if (i < len && buf[i] == '}') {
+            i++;
+            break;
+        }
+        return QT_FJ_FALLBACK;
+    }
+tail:
+    return qt_fj_skipws(buf, len, i) == len ? 0 : QT_FJ_FALLBACK;
+}

@@ -1,0 +1,211 @@
+/* quotetape — the pacing clock (see pacer.h). */
+#include "core/pacer.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define QT_PACER_SPIN_DEFAULT INT64_C(200000)   /* 200 us */
+#define QT_PACER_LATE_DEFAULT INT64_C(1000000)  /* 1 ms */
+#define QT_PACER_SLEEP_CHUNK INT64_C(100000000) /* re-check stop every 100 ms */
+
+/* ---- the real clock ---------------------------------------------------- */
+
+static int64_t qt_mono_now(void *ud)
+{
+    struct timespec ts;
+    (void)ud;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+static void qt_mono_sleep_until(int64_t mono_ns, void *ud)
+{
+    struct timespec ts;
+    (void)ud;
+    ts.tv_sec = (time_t)(mono_ns / INT64_C(1000000000));
+    ts.tv_nsec = (long)(mono_ns % INT64_C(1000000000));
+    /* EINTR: return and let the caller look at its stop flag. */
+    (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+static const qt_clock qt_clock_mono = {qt_mono_now, qt_mono_sleep_until, NULL};
+
+const qt_clock *qt_clock_monotonic(void)
+{
+    return &qt_clock_mono;
+}
+
+void qt_pacer_tune_thread(void)
+{
+#ifdef __linux__
+    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+/* ---- lateness histogram ------------------------------------------------ */
+
+void qt_lat_hist_init(qt_lat_hist *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+static int qt_lat_bucket(int64_t v)
+{
+    int e;
+    if (v < 0)
+        v = 0;
+    if (v < 32)
+        return (int)v;
+    e = 63 - __builtin_clzll((unsigned long long)v); /* floor(log2 v), >= 5 */
+    return 32 + (e - QT_LAT_SUB_BITS) * 32 + (int)((v >> (e - QT_LAT_SUB_BITS)) & 31);
+}
+
+/* Middle of bucket i, in ns. */
+static int64_t qt_lat_bucket_mid(int i)
+{
+    int e, sub;
+    int64_t lo, width;
+    if (i < 32)
+        return i;
+    e = (i - 32) / 32 + QT_LAT_SUB_BITS;
+    sub = (i - 32) % 32;
+    width = INT64_C(1) << (e - QT_LAT_SUB_BITS);
+    lo = (int64_t)(32 + sub) * width;
+    return lo + width / 2;
+}
+
+void qt_lat_hist_add(qt_lat_hist *h, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    h->b[qt_lat_bucket(ns)]++;
+    h->n++;
+    h->sum_ns += ns;
+    if (ns > h->max)
+        h->max = ns;
+}
+
+int64_t qt_lat_hist_quantile(const qt_lat_hist *h, double q)
+{
+    uint64_t rank, seen = 0;
+    int i;
+    if (!h->n)
+        return 0;
+    if (q <= 0)
+        q = 1e-12;
+    if (q > 1)
+        q = 1;
+    rank = (uint64_t)((double)h->n * q);
+    if ((double)rank < (double)h->n * q)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    for (i = 0; i < QT_LAT_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= rank) {
+            int64_t mid = qt_lat_bucket_mid(i);
+            return mid > h->max ? h->max : mid;
+        }
+    }
+    return h->max;
+}
+
+/* ---- pacer ------------------------------------------------------------- */
+
+void qt_pacer_init(qt_pacer *p, const qt_pacer_cfg *cfg, const qt_clock *clk)
+{
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    if (p->cfg.speed < 0)
+        p->cfg.speed = 0;
+    if (p->cfg.max_gap_ns < 0)
+        p->cfg.max_gap_ns = 0;
+    if (p->cfg.spin_ns < 0)
+        p->cfg.spin_ns = QT_PACER_SPIN_DEFAULT;
+    if (p->cfg.late_ns <= 0)
+        p->cfg.late_ns = QT_PACER_LATE_DEFAULT;
+    p->clk = clk ? *clk : qt_clock_mono;
+    qt_lat_hist_init(&p->lat);
+}
+
+/* Tape time scaled to wall time at the configured speed. */
+static int64_t qt_pacer_scale(const qt_pacer *p, int64_t tape_ns)
+{
+    if (p->cfg.speed == 1.0)
+        return tape_ns;
+    return (int64_t)((double)tape_ns / p->cfg.speed);
+}
+
+int64_t qt_pacer_due(qt_pacer *p, int64_t ts)
+{
+    int64_t now, d;
+
+    if (p->cfg.speed == 0) {
+        /* Nothing waits at full speed: skip the clock read per message. */
+        p->started = 1;
+        return 0;
+    }
+    if (!p->started) {
+        /* Anchor the pass: at once, or pass_gap after the last pass's end,
+         * whichever is later. Anchoring again (rather than continuing the
+         * old anchor) keeps a slow rewind from being paid back in a rush. */
+        now = p->clk.now(p->clk.ud);
+        p->anchor = now;
+        if (p->passes > 0 && p->last_due) {
+            int64_t planned = p->last_due + qt_pacer_scale(p, p->pass_gap);
+            if (planned > now)
+                p->anchor = planned;
+        }
+        p->started = 1;
+        p->passes++;
+        p->hw_ts = ts;
+        p->vt = 0;
+        p->last_due = p->anchor;
+        return p->anchor;
+    }
+    d = ts - p->hw_ts;
+    if (d > 0) {
+        if (p->cfg.max_gap_ns && d > p->cfg.max_gap_ns)
+            d = p->cfg.max_gap_ns;
+        p->vt += d;
+        p->hw_ts = ts;
+    }
+    p->last_due = p->anchor + qt_pacer_scale(p, p->vt);
+    return p->last_due;
+}
+
+int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
+{
+    int64_t due, now, wake, late;
+
+    due = qt_pacer_due(p, ts);
+    if (p->cfg.speed == 0)
+        return 0;
+    wake = due - p->cfg.spin_ns;
+    for (;;) {
+        now = p->clk.now(p->clk.ud);
+        if (now >= wake)
+            break;
+        if (stop && *stop)
+            return -1;
+        p->clk.sleep_until(wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake,
+                           p->clk.ud);
+    }
+    while (now < due)
+        now = p->clk.now(p->clk.ud);
+    late = now - due;
+    qt_lat_hist_add(&p->lat, late);
+    if (late > p->cfg.late_ns)
+        p->late++;
+    return late;
+}
+
+void qt_pacer_new_pass(qt_pacer *p, int64_t gap_ns)
+{
+    p->started = 0;
+    p->pass_gap = gap_ns < 0 ? 0 : gap_ns;
+}

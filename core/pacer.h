@@ -1,0 +1,109 @@
+/* quotetape — the pacing clock: when each replayed message is due.
+ *
+ * Message i of a pass is due at
+ *
+ *     anchor + vt_i / speed      (CLOCK_MONOTONIC)
+ *
+ * where vt_i is the message's pace time (receive or event time, ns) minus the
+ * first one's, with every silence longer than max_gap cut down to max_gap.
+ * Due times are absolute: a message that goes late (the sink blocked, the
+ * machine was busy) does not push the ones after it, so lateness never
+ * accumulates into drift. A late message goes at once and is counted. Equal
+ * or near pace times give equal or near due times, so bursts stay bursts. A
+ * pace time lower than one already seen (out of order across symbols) is due
+ * with the highest seen so far.
+ *
+ * Waiting is an absolute-time sleep (clock_nanosleep with TIMER_ABSTIME, so a
+ * wake-up delay is never added twice) to spin_ns before the due time, then a
+ * short spin on the clock; with the process timer slack set to 1 ns this
+ * lands within a few microseconds.
+ *
+ * The clock is injectable (qt_clock) so the arithmetic is tested without
+ * sleeping. Lateness (wake-up time minus due time) goes into a log-linear
+ * histogram of fixed size, so memory does not grow with the tape. */
+#ifndef QT_PACER_H
+#define QT_PACER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A monotonic clock: now() in ns; sleep_until() sleeps until the clock reads
+ * at least mono_ns, or returns earlier (a signal arrived). */
+typedef struct qt_clock {
+    int64_t (*now)(void *ud);
+    void (*sleep_until)(int64_t mono_ns, void *ud);
+    void *ud;
+} qt_clock;
+
+/* The real clock: CLOCK_MONOTONIC and clock_nanosleep(TIMER_ABSTIME). */
+const qt_clock *qt_clock_monotonic(void);
+
+/* Lowers this thread's timer slack to 1 ns (Linux; a no-op elsewhere), so an
+ * absolute sleep is not rounded up by the default 50 us. */
+void qt_pacer_tune_thread(void);
+
+/* ---- lateness histogram ------------------------------------------------ */
+
+/* Log-linear buckets: exact below 32 ns, then 32 per power of two (about 3 %
+ * resolution) up to 2^62 ns. */
+#define QT_LAT_SUB_BITS 5
+#define QT_LAT_BUCKETS (32 + 58 * 32)
+
+typedef struct qt_lat_hist {
+    uint64_t n;
+    int64_t max, sum_ns;
+    uint64_t b[QT_LAT_BUCKETS];
+} qt_lat_hist;
+
+void qt_lat_hist_init(qt_lat_hist *h);
+void qt_lat_hist_add(qt_lat_hist *h, int64_t ns);
+/* The q-quantile (0 < q <= 1) in ns: the middle of the bucket holding the
+ * ceil(q*n)-th smallest value, capped by the exact max. 0 when empty. */
+int64_t qt_lat_hist_quantile(const qt_lat_hist *h, double q);
+
+/* ---- pacer ------------------------------------------------------------- */
+
+typedef struct qt_pacer_cfg {
+    double speed;       /* 1 real time, N N-times faster, 0 as fast as possible */
+    int64_t max_gap_ns; /* longest silence kept, in tape time; 0 = no cap */
+    int64_t spin_ns;    /* spin this long before the due time; < 0 = default 200 us */
+    int64_t late_ns;    /* lateness above this counts as late; <= 0 = default 1 ms */
+} qt_pacer_cfg;
+
+typedef struct qt_pacer {
+    qt_pacer_cfg cfg;
+    qt_clock clk;
+    int started;       /* this pass has its anchor */
+    int64_t anchor;    /* mono ns at which the pass's first message is due */
+    int64_t hw_ts;     /* highest pace time seen this pass */
+    int64_t vt;        /* tape time from the pass's first message to hw_ts, gaps capped */
+    int64_t last_due;  /* due time of the last message; 0 before any */
+    int64_t pass_gap;  /* tape time between the last message of a pass and the next */
+    uint64_t passes;   /* passes begun */
+    uint64_t late;     /* messages later than cfg.late_ns */
+    qt_lat_hist lat;   /* lateness of every paced message */
+} qt_pacer;
+
+/* Sets the pacer up; clk NULL = qt_clock_monotonic(). Copies cfg and clk. */
+void qt_pacer_init(qt_pacer *p, const qt_pacer_cfg *cfg, const qt_clock *clk);
+
+/* The due time (monotonic ns) of the next message, whose pace time is ts, and
+ * advances the pacer past it. The first message of a pass is due now (or, on
+ * a later pass, pass_gap/speed after the previous pass's last message,
+ * whichever is later). At speed 0 every message is due at once: returns 0
+ * without reading the clock. */
+int64_t qt_pacer_due(qt_pacer *p, int64_t ts);
+
+/* Waits until the next message (pace time ts) is due; returns its lateness in
+ * ns (>= 0), recorded in the histogram and counted as late above late_ns, or
+ * -1 if *stop became nonzero while waiting (nothing recorded). stop may be
+ * NULL. At speed 0 returns 0 at once and records nothing. */
+int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop);
+
+/* Starts a new pass (--loop): the next message re-anchors, due gap_ns of
+ * tape time (divided by speed) after the last one, or at once if that moment
+ * has passed. */
+void qt_pacer_new_pass(qt_pacer *p, int64_t gap_ns);
+
+#endif

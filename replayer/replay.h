@@ -1,0 +1,146 @@
+/* quotetape — the replayer: a source (tape or Kafka topic), the pacer, a sink
+ * (Kafka topic or stdout).
+ *
+ * qt_replay_run pulls messages from a source, waits for each one's due time
+ * (core/pacer.h), stamps it with a Kafka timestamp per the --timestamps mode
+ * and hands it to a sink. Sources and sinks are small vtables so the loop
+ * does not care where quotes come from or go to.
+ *
+ * Positions are half-open: a selection is [from, to). When a replay stops
+ * early (signal, Kafka failure) the stats carry the exact --from that
+ * resumes: the first message not confirmed by the sink, so a resumed run
+ * leaves no gap; with an idempotent producer and a clean stop it leaves no
+ * duplicate either. */
+#ifndef QT_REPLAY_H
+#define QT_REPLAY_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/kafka.h"
+#include "core/position.h"
+
+/* One message on its way through the replayer. Pointers are valid until the
+ * source's next call. */
+typedef struct qt_replay_msg {
+    int64_t pos;       /* tape seq, or Kafka offset */
+    int32_t partition; /* topic source; -1 for a tape */
+    const char *key;   /* symbol */
+    size_t key_len;
+    const char *value; /* the quote JSON exactly as recorded */
+    size_t value_len;
+    int64_t event_ns;  /* the quote's own time */
+    int64_t recv_ns;   /* when it was received live; 0 = unknown */
+} qt_replay_msg;
+
+/* ---- sources ----------------------------------------------------------- */
+
+typedef struct qt_source qt_source;
+struct qt_source {
+    /* Returns 1 with *m filled, 0 at the end of the selection, -1 on error. */
+    int (*next)(qt_source *s, qt_replay_msg *m, char *err, size_t errsz);
+    /* Goes back to the start of the selection (--loop). */
+    qt_err (*rewind)(qt_source *s, char *err, size_t errsz);
+    /* Writes the --from value that starts at message pos of partition
+     * ("seq:N", "offset:N"); 0 if it cannot be named with one position. */
+    size_t (*resume)(qt_source *s, int64_t pos, int32_t partition, char *buf, size_t n);
+    void (*free)(qt_source *s);
+    qt_err last_err; /* what a -1 from next() was (QT_EIO if not set) */
+    int64_t total; /* messages in one pass; -1 if unknown */
+    int has_recv;  /* receive times are available (pace-by recv) */
+};
+
+/* A selection from either kind of source. */
+typedef struct qt_replay_sel {
+    const char *const *symbols; /* NULL = all */
+    size_t nsymbols;
+    const char *from; /* position text; NULL = beginning */
+    const char *to;   /* position text; NULL = end */
+} qt_replay_sel;
+
+/* Opens the tape at path read-only and resolves the selection. Errors: those
+ * of qt_tape_open (QT_ENOTFOUND, QT_ETAPE, QT_EBUSY, ...), QT_EINVAL for a
+ * position a tape cannot take, QT_ERANGE for from after to or an empty
+ * selection. */
+qt_err qt_source_tape_open(const char *path, const qt_replay_sel *sel, qt_source **out, char *err,
+                           size_t errsz);
+
+/* Opens a reader on a Kafka topic. The selection ends at the high watermarks
+ * the topic had when opened (or earlier with --to); time positions are found
+ * by reading timestamps. Messages whose key is not a selected symbol are
+ * skipped. seq:N positions are refused (QT_EINVAL). */
+qt_err qt_source_topic_open(const qt_kopts *k, const char *topic, const qt_replay_sel *sel,
+                            qt_source **out, char *err, size_t errsz);
+
+/* ---- sinks ------------------------------------------------------------- */
+
+typedef struct qt_sink qt_sink;
+struct qt_sink {
+    qt_err (*send)(qt_sink *k, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz);
+    /* Waits up to timeout_ms for everything sent to be confirmed; what is
+     * still unconfirmed then counts as failed. */
+    qt_err (*flush)(qt_sink *k, int timeout_ms, char *err, size_t errsz);
+    void (*free)(qt_sink *k);
+    uint64_t delivered, failed;
+    int64_t first_failed_pos; /* lowest failed position, -1 = none */
+    int32_t first_failed_part;
+    char failure[256];        /* the first delivery error, "" = none */
+};
+
+/* A Kafka sink: idempotent producer, key = symbol, value = quote JSON. Checks
+ * that the cluster answers within connect_timeout_ms first, so an
+ * unreachable broker is a clear QT_EKAFKA at once. Sets message.timeout.ms
+ * to 30 s unless -X/-F set it, bounding how long a broker that goes away
+ * mid-replay can stall the end. k may gain that property. */
+qt_err qt_sink_kafka_open(qt_kopts *k, const char *topic, int connect_timeout_ms, qt_sink **out,
+                          char *err, size_t errsz);
+
+/* A stdout sink: tape JSON lines ({"recv":..,"msg":RAW}). line_flush flushes
+ * after each line (paced replays feeding a pipe). A closed pipe ends the
+ * replay with QT_EIO. */
+qt_err qt_sink_stdout_open(int line_flush, qt_sink **out, char *err, size_t errsz);
+
+/* ---- the replay loop --------------------------------------------------- */
+
+typedef enum qt_pace_by { QT_PACE_AUTO = 0, QT_PACE_RECV, QT_PACE_EVENT } qt_pace_by;
+typedef enum qt_ts_mode { QT_TS_ORIGINAL = 0, QT_TS_SHIFT, QT_TS_WALL } qt_ts_mode;
+
+/* Tape time between the last quote of a --loop pass and the first of the
+ * next (pacing and the event-time shift alike). */
+#define QT_REPLAY_PASS_GAP_NS INT64_C(1000000000)
+
+typedef struct qt_replay_cfg {
+    double speed;        /* 1, N, or 0 = max */
+    int64_t max_gap_ns;  /* 0 = no cap */
+    int64_t loops;       /* passes: 1 = once, 0 = until stopped */
+    qt_pace_by pace_by;  /* AUTO = recv when the source has receive times */
+    qt_ts_mode ts_mode;
+    int progress;        /* draw a progress line on stderr */
+    int flush_timeout_ms; /* final flush bound; 0 = 35 s */
+    volatile sig_atomic_t *stop;
+} qt_replay_cfg;
+
+typedef struct qt_replay_stats {
+    uint64_t sent, delivered, failed, late, passes;
+    int64_t p50_ns, p99_ns, max_ns; /* send lateness; 0 at max speed */
+    int64_t elapsed_ns;
+    int paced;           /* speed was not max: lateness was measured */
+    int stopped;         /* ended early (signal or failure) */
+    char resume[64];     /* --from value that resumes; "" when all was delivered */
+} qt_replay_stats;
+
+/* Replays src into sink. Returns QT_OK when the selection was sent and
+ * confirmed, QT_EINTR when *cfg->stop ended it (after a flush), QT_ERANGE if
+ * the source yielded nothing, or the source's / sink's error. stats is
+ * filled in every case. */
+qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
+                     qt_replay_stats *stats, char *err, size_t errsz);
+
+/* Writes a one-line human summary of stats into buf: sent, delivered,
+ * failed, then (paced replays) late count and p50/p99/max lateness, passes
+ * (if more than one), elapsed. */
+size_t qt_replay_summary(const qt_replay_stats *st, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,183 @@
+/* quotetape — replay sink: a Kafka topic through an idempotent producer. */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/qtime.h"
+#include "replayer/replay.h"
+
+/* How long one produce call may wait on a full local queue. */
+#define QT_SINK_QUEUE_WAIT_MS 60000
+
+typedef struct qt_sink_kafka {
+    qt_sink base;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt; /* held, so no per-message look-up by name */
+    char *topic;
+    uint64_t produced;
+    int timeout_ms;        /* message.timeout.ms in effect */
+    int64_t last_progress; /* mono ns of the last delivery report (or start) */
+    int stalled;           /* no report for timeout_ms with messages out */
+} qt_sink_kafka;
+
+/* Delivery report: counts confirmations and remembers the lowest failed
+ * position (each message's opaque is its tape seq or topic offset). */
+static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    qt_sink_kafka *k = opaque;
+    int64_t pos = (int64_t)(intptr_t)m->_private;
+    (void)rk;
+    k->last_progress = qt_mono_ns();
+    if (!m->err) {
+        k->base.delivered++;
+        return;
+    }
+    k->base.failed++;
+    if (!k->base.failure[0])
+        snprintf(k->base.failure, sizeof k->base.failure, "%s", rd_kafka_err2str(m->err));
+    if (k->base.first_failed_pos < 0 || pos < k->base.first_failed_pos) {
+        k->base.first_failed_pos = pos;
+        k->base.first_failed_part = m->partition;
+    }
+}
+
+static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err,
+                                 size_t errsz)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    rd_kafka_poll(k->rk, 0); /* serve delivery reports */
+    if (k->base.failed)
+        return qt_fail(QT_EKAFKA, err, errsz, "delivery to '%s' failed: %s", k->topic,
+                       k->base.failure);
+    /* An idempotent producer may hold messages for a broker that went away
+     * well past message.timeout.ms; a silence that long with messages out
+     * is a failure now, so the replay does not run on into the void. */
+    if (k->produced > k->base.delivered + k->base.failed &&
+        qt_mono_ns() - k->last_progress > (int64_t)k->timeout_ms * QT_NS_PER_MS) {
+        k->stalled = 1;
+        return qt_fail(QT_EKAFKA, err, errsz,
+                       "no delivery confirmation from Kafka for %d ms (broker down?)",
+                       k->timeout_ms);
+    }
+    /* Like qt_kafka_produce, through the held topic handle: on a full local
+     * queue, serve delivery reports and retry, so a slow broker slows the
+     * replay rather than losing quotes. */
+    for (int waited = 0;;) {
+        rd_kafka_resp_err_t r = rd_kafka_producev(
+            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+            RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)m->pos), RD_KAFKA_V_END);
+        if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (r != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return qt_fail(QT_EKAFKA, err, errsz, "cannot produce to '%s': %s", k->topic,
+                           rd_kafka_err2str(r));
+        if (waited >= QT_SINK_QUEUE_WAIT_MS)
+            return qt_fail(QT_ETIMEOUT, err, errsz,
+                           "cannot produce to '%s': local queue full for %d ms (broker down?)",
+                           k->topic, waited);
+        rd_kafka_poll(k->rk, 10);
+        waited += 10;
+    }
+    if (k->produced == k->base.delivered + k->base.failed)
+        k->last_progress = qt_mono_ns(); /* the silence starts with the first one out */
+    k->produced++;
+    return QT_OK;
+}
+
+static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t errsz)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    qt_err e = qt_kafka_flush(k->rk, k->stalled ? 1000 : timeout_ms, err, errsz);
+    if (e) {
+        /* Whatever is still queued or in flight fails now, through the
+         * delivery reports, so the resume position covers it. */
+        rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(k->rk, 1000);
+        rd_kafka_poll(k->rk, 0);
+    }
+    return e;
+}
+
+static void qt_sink_kafka_free(qt_sink *s)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    if (!k)
+        return;
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
+    if (k->rk) {
+        rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(k->rk, 1000);
+        rd_kafka_destroy(k->rk);
+    }
+    free(k->topic);
+    free(k);
+}
+
+qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_ms, qt_sink **out,
+                          char *err, size_t errsz)
+{
+    qt_sink_kafka *k;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_resp_err_t r;
+    int user_timeout = 0, timeout_ms = 30000;
+    qt_err e;
+
+    *out = NULL;
+    for (size_t i = 0; i < ko->nprops; i++)
+        user_timeout |= strcmp(ko->props[i].key, "message.timeout.ms") == 0 ||
+                        strcmp(ko->props[i].key, "delivery.timeout.ms") == 0;
+    if (!user_timeout && (e = qt_kopts_add_kv(ko, "message.timeout.ms=30000", err, errsz)))
+        return e;
+    for (size_t i = 0; i < ko->nprops; i++)
+        if (strcmp(ko->props[i].key, "message.timeout.ms") == 0 ||
+            strcmp(ko->props[i].key, "delivery.timeout.ms") == 0) {
+            long v = strtol(ko->props[i].value, NULL, 10);
+            timeout_ms = v > 0 && v < INT_MAX ? (int)v : 30000;
+        }
+    k = calloc(1, sizeof *k);
+    if (!k || !(k->topic = strdup(topic))) {
+        free(k);
+        return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
+    }
+    k->base.send = qt_sink_kafka_send;
+    k->base.flush = qt_sink_kafka_flush;
+    k->base.free = qt_sink_kafka_free;
+    k->base.first_failed_pos = -1;
+    k->base.first_failed_part = -1;
+    k->timeout_ms = timeout_ms;
+    k->last_progress = qt_mono_ns();
+    if ((e = qt_kafka_producer_new(ko, 1, qt_sink_kafka_dr, k, &k->rk, err, errsz)))
+        goto fail;
+    /* Ask for the topic's metadata to fail fast and clearly when no broker
+     * answers; where the cluster auto-creates topics this also creates it
+     * before the first message waits for it. */
+    rkt = rd_kafka_topic_new(k->rk, topic, NULL);
+    if (!rkt) {
+        e = qt_fail(QT_EKAFKA, err, errsz, "cannot use topic '%s': %s", topic,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
+    r = rd_kafka_metadata(k->rk, 0, rkt, &md, connect_timeout_ms);
+    k->rkt = rkt;
+    if (r) {
+        e = qt_fail(QT_EKAFKA, err, errsz,
+                    "cannot reach Kafka at '%s' within %d ms: %s; nothing was sent",
+                    ko->brokers ? ko->brokers : "(from -F/-X)", connect_timeout_ms,
+                    rd_kafka_err2str(r));
+        goto fail;
+    }
+    rd_kafka_metadata_destroy(md);
+    *out = &k->base;
+    return QT_OK;
+fail:
+    qt_sink_kafka_free(&k->base);
+    return e;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# replay when things go wrong: an unreachable broker (clear error within a
+# bound, non-zero exit, nothing sent), a broker that dies mid-replay (bounded
+# failure, how many were delivered, the --from that resumes), a locked tape.
+# Also --max-gap end to end.
+. "$(dirname "$0")/replay_common.bash"
+make_spy_tape
+DB=$T/spy.db
+
+# ---- unreachable broker ----------------------------------------------------
+start=$(date +%s%N)
+"$QT" replay --db "$DB" --speed max -b 127.0.0.1:1 --topic q > /dev/null 2> "$T/unr.err"
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "unreachable broker: exit code" "$rc" 69
+grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms: .*; nothing was sent" "$T/unr.err" ||
+    fail "unreachable broker message: $(cat "$T/unr.err")"
+CHECKS=$((CHECKS + 1))
+[ "$ms" -lt 8000 ] || fail "unreachable broker took $ms ms"
+
+# ---- the broker dies mid-replay ------------------------------------------------
+start_broker
+"$QT" replay --db "$DB" --from +60s --to +240s --speed 20 -b "$BOOT" --topic dies \
+    -X message.timeout.ms=2000 > /dev/null 2> "$T/dies.err" &
+pid=$!
+sleep 1.5
+kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=
+start=$(date +%s%N)
+wait $pid
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+CHECKS=$((CHECKS + 1))
+[ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] || fail "broker died: exit $rc"
+CHECKS=$((CHECKS + 1))
+[ "$ms" -lt 10000 ] || fail "broker died: took $ms ms to give up"
+line=$(grep '^quotetape: replay failed: sent' "$T/dies.err")
+delivered=$(echo "$line" | sed -n 's/.* delivered \([0-9]*\), failed \([0-9]*\),.*/\1/p')
+failed=$(echo "$line" | sed -n 's/.* delivered \([0-9]*\), failed \([0-9]*\),.*/\2/p')
+CHECKS=$((CHECKS + 1))
+[ -n "$delivered" ] && [ "$delivered" -gt 0 ] && [ "${failed:-0}" -gt 0 ] ||
+    fail "broker died: summary lacks delivered/failed counts: $(cat "$T/dies.err")"
+# one symbol, one partition, in order: the delivered quotes are a prefix, so
+# the resume position is the first quote after them
+first=$("$QT" export --db "$DB" --from +60s --format csv | awk -F, 'NR == 2 { print $1 }')
+check "broker died: resume right after the delivered prefix" \
+    "$(sed -n 's/^quotetape: resume with: --from //p' "$T/dies.err")" "seq:$((first + delivered))"
+
+# ---- a locked tape ----------------------------------------------------------------
+cp "$DB" "$T/lock.db"
+(echo "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; SELECT count(*) FROM quotes;"; sleep 8) |
+    sqlite3 "$T/lock.db" > /dev/null &
+lockpid=$!
+sleep 0.5
+"$QT" replay --db "$T/lock.db" --speed max --stdout > "$T/lock.out" 2> "$T/lock.err"
+check "locked tape: exit code" "$?" 75
+grep -q "tape '$T/lock.db' is locked by another process" "$T/lock.err" || fail "locked: $(cat "$T/lock.err")"
+check "locked tape: nothing on stdout" "$(wc -c < "$T/lock.out")" 0
+kill $lockpid 2>/dev/null; wait $lockpid 2>/dev/null
+
+# ---- --max-gap: a 30-minute silence at 1x ------------------------------------------------
+"$QT" import -q <(sed -n '1,3p' "$QT_FIXTURES/spy-30m.jsonl"; sed -n '14063,14065p' "$QT_FIXTURES/spy-30m.jsonl") \
+    --db "$T/gap.db" || fail "import gap tape"
+start=$(date +%s%N)
+"$QT" replay -q --db "$T/gap.db" --max-gap 500ms --stdout > "$T/gap.out" || fail "max-gap exit $?"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "max-gap: all sent" "$(wc -l < "$T/gap.out")" 6
+CHECKS=$((CHECKS + 1))
+# two ~70 ms spans of tape plus the capped 500 ms silence
+[ "$ms" -ge 500 ] && [ "$ms" -lt 1500 ] || fail "max-gap 500ms: took $ms ms"
+
+done_tests

@@ -1,0 +1,272 @@
+/* Unit tests for core/pacer: due times with an injected clock (speed
+ * factors, bursts, max-gap, out-of-order, late messages without drift, loop
+ * re-anchoring, stop), the lateness histogram, and a short real-clock run. */
+#include <stdint.h>
+
+#include "core/pacer.h"
+#include "tests/unit/qt_test.h"
+
+#define MS INT64_C(1000000)
+#define US INT64_C(1000)
+#define SEC INT64_C(1000000000)
+
+/* A fake clock: now() reads t (and adds tick per read, to let a spin end);
+ * sleep_until() jumps to the target plus oversleep. */
+typedef struct fake_clock {
+    int64_t t, tick, oversleep;
+    int sleeps;
+} fake_clock;
+
+static int64_t fake_now(void *ud)
+{
+    fake_clock *c = ud;
+    int64_t v = c->t;
+    c->t += c->tick;
+    return v;
+}
+
+static void fake_sleep(int64_t until, void *ud)
+{
+    fake_clock *c = ud;
+    c->sleeps++;
+    if (until > c->t)
+        c->t = until;
+    c->t += c->oversleep;
+}
+
+static void setup(qt_pacer *p, fake_clock *fc, double speed, int64_t max_gap)
+{
+    qt_pacer_cfg cfg = {speed, max_gap, 0, 0};
+    qt_clock clk = {fake_now, fake_sleep, fc};
+    qt_pacer_init(p, &cfg, &clk);
+}
+
+/* Table: pace times in, due times (relative to the anchor) out. */
+typedef struct due_case {
+    const char *name;
+    double speed;
+    int64_t max_gap;
+    int n;
+    int64_t ts[8];
+    int64_t due[8];
+} due_case;
+
+static const due_case due_cases[] = {
+    {"real time", 1.0, 0, 5, {0, 1 * MS, 1 * MS, 5 * MS, 2 * SEC}, {0, 1 * MS, 1 * MS, 5 * MS, 2 * SEC}},
+    {"20x", 20.0, 0, 4, {0, 20 * MS, 2 * SEC, 2 * SEC + 1}, {0, 1 * MS, 100 * MS, 100 * MS}},
+    {"100x", 100.0, 0, 3, {1000 * SEC, 1000 * SEC + 1 * SEC, 1000 * SEC + 60 * SEC}, {0, 10 * MS, 600 * MS}},
+    {"half speed", 0.5, 0, 3, {0, 1 * MS, 1 * SEC}, {0, 2 * MS, 2 * SEC}},
+    {"burst stays a burst", 1.0, 0, 5, {7, 7, 7, 8, 7 + 3 * MS}, {0, 0, 0, 1, 3 * MS}},
+    {"max gap caps silences", 1.0, 5 * SEC, 5,
+     {0, 1 * SEC, 3601 * SEC, 3602 * SEC, 3602 * SEC + 5 * SEC}, {0, 1 * SEC, 6 * SEC, 7 * SEC, 12 * SEC}},
+    {"max gap at 10x", 10.0, 2 * SEC, 3, {0, 60 * SEC, 61 * SEC}, {0, 200 * MS, 300 * MS}},
+    {"out of order goes with the highest seen", 1.0, 0, 5,
+     {0, 10 * MS, 5 * MS, 10 * MS, 20 * MS}, {0, 10 * MS, 10 * MS, 10 * MS, 20 * MS}},
+};
+
+static void test_due_table(void)
+{
+    for (size_t c = 0; c < sizeof due_cases / sizeof due_cases[0]; c++) {
+        const due_case *dc = &due_cases[c];
+        fake_clock fc = {5 * SEC, 0, 0, 0};
+        qt_pacer p;
+        setup(&p, &fc, dc->speed, dc->max_gap);
+        for (int i = 0; i < dc->n; i++) {
+            int64_t due = qt_pacer_due(&p, dc->ts[i]);
+            if (due - 5 * SEC != dc->due[i])
+                fprintf(stderr, "case '%s' message %d\n", dc->name, i);
+            QT_CHECK_EQ_INT(due - 5 * SEC, dc->due[i]);
+        }
+    }
+}
+
+/* Waiting sleeps exactly to each due time; nothing is late. */
+static void test_wait_exact(void)
+{
+    fake_clock fc = {SEC, 0, 0, 0};
+    qt_pacer p;
+    int64_t ts[] = {0, 3 * MS, 3 * MS, 10 * MS};
+    setup(&p, &fc, 1.0, 0);
+    for (int i = 0; i < 4; i++) {
+        QT_CHECK_EQ_INT(qt_pacer_wait(&p, ts[i], NULL), 0);
+        QT_CHECK_EQ_INT(fc.t, SEC + ts[i]);
+    }
+    QT_CHECK_EQ_INT(p.late, 0);
+    QT_CHECK_EQ_INT(p.lat.n, 4);
+    QT_CHECK_EQ_INT(p.lat.max, 0);
+    QT_CHECK_EQ_INT(fc.sleeps, 2); /* the burst and the first need none */
+}
+
+/* A late message goes at once and is counted; the next is still due on the
+ * original schedule (no drift). */
+static void test_late_no_drift(void)
+{
+    fake_clock fc = {SEC, 0, 0, 0};
+    qt_pacer p;
+    setup(&p, &fc, 1.0, 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 0, NULL), 0);
+    fc.t += 50 * MS; /* the sink blocked for 50 ms */
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 10 * MS, NULL), 40 * MS);
+    QT_CHECK_EQ_INT(fc.t, SEC + 50 * MS); /* went at once */
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 100 * MS, NULL), 0);
+    QT_CHECK_EQ_INT(fc.t, SEC + 100 * MS); /* on schedule again */
+    fc.t += 500 * US;                     /* late, but under the 1 ms threshold */
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 100 * MS, NULL), 500 * US);
+    QT_CHECK_EQ_INT(p.late, 1);
+    QT_CHECK_EQ_INT(p.lat.n, 4);
+    QT_CHECK_EQ_INT(p.lat.max, 40 * MS);
+}
+
+/* Oversleeping shows up as lateness and is not carried forward. */
+static void test_oversleep(void)
+{
+    fake_clock fc = {0, 0, 30 * US, 0};
+    qt_pacer p;
+    setup(&p, &fc, 1.0, 0);
+    qt_pacer_wait(&p, 0, NULL);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 1 * MS, NULL), 30 * US);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 2 * MS, NULL), 30 * US);
+    QT_CHECK_EQ_INT(fc.t, 2 * MS + 30 * US);
+    QT_CHECK_EQ_INT(p.late, 0);
+}
+
+/* Max speed never sleeps and records no lateness. */
+static void test_max_speed(void)
+{
+    fake_clock fc = {SEC, 0, 0, 0};
+    qt_pacer p;
+    setup(&p, &fc, 0, 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 0, NULL), 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 3600 * SEC, NULL), 0);
+    QT_CHECK_EQ_INT(fc.t, SEC);
+    QT_CHECK_EQ_INT(fc.sleeps, 0);
+    QT_CHECK_EQ_INT(p.lat.n, 0);
+}
+
+/* --loop: each pass re-anchors pass_gap after the last message, or at once
+ * when that moment has passed; pace times restart with each pass. */
+static void test_loop_reanchor(void)
+{
+    fake_clock fc = {SEC, 0, 0, 0};
+    qt_pacer p;
+    setup(&p, &fc, 2.0, 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 100 * SEC, NULL), 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 101 * SEC, NULL), 0); /* due at +500 ms */
+    QT_CHECK_EQ_INT(fc.t, SEC + 500 * MS);
+    qt_pacer_new_pass(&p, 1 * SEC);
+    QT_CHECK_EQ_INT(qt_pacer_due(&p, 100 * SEC), SEC + 1000 * MS); /* 1 s of tape at 2x */
+    QT_CHECK_EQ_INT(qt_pacer_due(&p, 101 * SEC), SEC + 1500 * MS);
+    QT_CHECK_EQ_INT(p.passes, 2);
+    /* A slow rewind: the third pass starts at once, not in a rush. */
+    qt_pacer_new_pass(&p, 1 * SEC);
+    fc.t = 10 * SEC;
+    QT_CHECK_EQ_INT(qt_pacer_due(&p, 100 * SEC), 10 * SEC);
+    QT_CHECK_EQ_INT(qt_pacer_due(&p, 100 * SEC + 2 * SEC), 11 * SEC);
+    QT_CHECK_EQ_INT(p.passes, 3);
+}
+
+/* A stop request ends a wait early; nothing is recorded. */
+static void test_stop(void)
+{
+    fake_clock fc = {SEC, 0, 0, 0};
+    qt_pacer p;
+    volatile sig_atomic_t stop = 0;
+    setup(&p, &fc, 1.0, 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 0, &stop), 0);
+    stop = 1;
+    QT_CHECK_EQ_INT(qt_pacer_wait(&p, 3600 * SEC, &stop), -1);
+    QT_CHECK(fc.t < 2 * SEC);
+    QT_CHECK_EQ_INT(p.lat.n, 1);
+}
+
+/* Long sleeps are cut into chunks so a stop flag is seen within 100 ms. */
+static void test_sleep_chunks(void)
+{
+    fake_clock fc = {0, 0, 0, 0};
+    qt_pacer p;
+    setup(&p, &fc, 1.0, 0);
+    qt_pacer_wait(&p, 0, NULL);
+    qt_pacer_wait(&p, 1 * SEC, NULL);
+    QT_CHECK_EQ_INT(fc.sleeps, 10);
+    QT_CHECK_EQ_INT(fc.t, SEC);
+}
+
+/* With a spin window the sleep ends early and the spin reads the clock up
+ * to the due time. */
+static void test_spin(void)
+{
+    fake_clock fc = {0, 1 * US, 0, 0};
+    qt_pacer_cfg cfg = {1.0, 0, 200 * US, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    int64_t late;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_wait(&p, 0, NULL);
+    fc.sleeps = 0;
+    late = qt_pacer_wait(&p, 10 * MS, NULL);
+    QT_CHECK(late >= 0 && late <= 1 * US);
+    QT_CHECK_EQ_INT(fc.sleeps, 1);
+    QT_CHECK(fc.t >= 10 * MS);
+}
+
+static void test_hist(void)
+{
+    qt_lat_hist h;
+    int64_t v;
+    qt_lat_hist_init(&h);
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 0.99), 0);
+    for (int i = 1; i <= 1000; i++)
+        qt_lat_hist_add(&h, i * US);
+    QT_CHECK_EQ_INT(h.n, 1000);
+    QT_CHECK_EQ_INT(h.max, 1000 * US);
+    v = qt_lat_hist_quantile(&h, 0.5);
+    QT_CHECK(v > 485 * US && v < 515 * US);
+    v = qt_lat_hist_quantile(&h, 0.99);
+    QT_CHECK(v > 960 * US && v <= 1000 * US);
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 1.0), 1000 * US);
+    /* exact below 32 ns */
+    qt_lat_hist_init(&h);
+    for (int i = 0; i < 10; i++)
+        qt_lat_hist_add(&h, 7);
+    qt_lat_hist_add(&h, -5); /* clamps to 0 */
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 0.5), 7);
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 0.01), 0);
+    /* huge values stay in range */
+    qt_lat_hist_add(&h, INT64_C(1) << 61);
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 1.0), INT64_C(1) << 61);
+}
+
+/* The real clock: 20 messages 2 ms apart at 1x take 38 ms, each on time
+ * within a loose bound (tests run on loaded machines and under sanitizers). */
+static void test_real_clock(void)
+{
+    qt_pacer_cfg cfg = {1.0, 0, -1, 0};
+    qt_pacer p;
+    int64_t t0, t1;
+    qt_pacer_tune_thread();
+    qt_pacer_init(&p, &cfg, NULL);
+    t0 = qt_clock_monotonic()->now(NULL);
+    for (int i = 0; i < 20; i++)
+        QT_CHECK(qt_pacer_wait(&p, 1000 * SEC + i * 2 * MS, NULL) >= 0);
+    t1 = qt_clock_monotonic()->now(NULL);
+    QT_CHECK(t1 - t0 >= 38 * MS);
+    QT_CHECK(t1 - t0 < 60 * MS);
+    QT_CHECK_EQ_INT(p.lat.n, 20);
+    QT_CHECK(qt_lat_hist_quantile(&p.lat, 0.5) < 1 * MS);
+}
+
+int main(void)
+{
+    test_due_table();
+    test_wait_exact();
+    test_late_no_drift();
+    test_oversleep();
+    test_max_speed();
+    test_loop_reanchor();
+    test_stop();
+    test_sleep_chunks();
+    test_spin();
+    test_hist();
+    test_real_clock();
+    return qt_test_done("test_pacer");
+}
