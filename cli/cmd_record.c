@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/aserver.h"
 #include "core/log.h"
 #include "core/qtime.h"
 #include "recorder/recorder.h"
@@ -11,7 +12,7 @@
 static const char qt_record_help[] =
     "usage: quotetape record --symbols SYM[,..] --db TAPE [--feed FEED | --url URL]\n"
     "                        [-b BROKERS] [-X KEY=VALUE] [-F FILE] [--topic TOPIC]\n"
-    "                        [--trades] [--bars] [options]\n"
+    "                        [--trades] [--bars] [--serve ADDR [--auth]] [options]\n"
     "\n"
     "Holds the one Alpaca market-data connection a key allows and writes every quote\n"
     "into the tape (SQLite, the store of record) and, with Kafka options, to a topic\n"
@@ -43,12 +44,21 @@ static const char qt_record_help[] =
     "      --flush-timeout DUR  wait at most DUR for Kafka at shutdown (default 10s)\n"
     "      --frame-max BYTES    largest frame accepted (default 4194304)\n"
     "      --max-quotes N       stop after N quotes\n"
+    "      --serve ADDR         also serve the live stream to any number of local clients\n"
+    "                           on an Alpaca-compatible websocket at HOST:PORT\n"
+    "                           (ws://ADDR/v2/iex ...; port 0 picks one); see docs/serve.md\n"
+    "      --serve-any-address  allow a --serve address that is not loopback\n"
+    "      --auth               serve clients only with QUOTETAPE_SERVE_KEY and\n"
+    "                           QUOTETAPE_SERVE_SECRET (also on when both are set);\n"
+    "                           without, any key is accepted\n"
     "  -v, --verbose / -q, --quiet\n"
     "  -h, --help\n"
     "\n"
     "example:\n"
     "  APCA_API_KEY_ID=... APCA_API_SECRET_KEY=... \\\n"
     "    quotetape record --symbols SPY,QQQ --feed iex --db spy.db -b 127.0.0.1:9092\n"
+    "  # tape only, and a live feed for local clients at ws://127.0.0.1:8765/v2/iex\n"
+    "  quotetape record --symbols SPY,QQQ --db spy.db --serve 127.0.0.1:8765\n"
     "\n"
     "exit codes: 0 stopped cleanly, 77 auth failed (402, 409, missing keys),\n"
     "64 usage (or 405 symbol limit), 76 protocol error (400, 410), see docs/record.md\n";
@@ -84,6 +94,46 @@ static int qt_record_symbol_ok(const char *s)
     return 1;
 }
 
+/* The recorder's fanout hook: every recorded message to the local server.
+ * A failure (the server stopping) must not stop the recording. */
+static void qt_record_fanout(const qt_msg *m, void *ud)
+{
+    (void)qt_aserver_publish_msg(ud, m);
+}
+
+/* Starts the local Alpaca-compatible server for --serve. The key pair comes
+ * from QUOTETAPE_SERVE_KEY / QUOTETAPE_SERVE_SECRET only (never from the
+ * command line, where ps would show it) and is never logged. Returns an
+ * exit code (0 = started). */
+static int qt_record_serve(const char *bind, int any_address, int auth, qt_aserver **out)
+{
+    const char *key = getenv("QUOTETAPE_SERVE_KEY"), *secret = getenv("QUOTETAPE_SERVE_SECRET");
+    qt_aserver_cfg cfg;
+    char err[512];
+    qt_err e;
+
+    if (key && !*key)
+        key = NULL;
+    if (secret && !*secret)
+        secret = NULL;
+    if (!key != !secret)
+        return qt_cli_usage_error("record", "set both QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET, or neither");
+    if (auth && !key)
+        return qt_cli_usage_error("record", "--auth needs QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET in the environment");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bind = bind;
+    cfg.allow_remote = any_address;
+    cfg.key = key;
+    cfg.secret = secret;
+    if ((e = qt_aserver_start(&cfg, out, err, sizeof err)))
+        return qt_cli_fail(e, err);
+    qt_info("serve: clients %s", key ? "must authenticate with QUOTETAPE_SERVE_KEY/_SECRET"
+                                     : "may use any key");
+    return 0;
+}
+
 int qt_cmd_record(int argc, char **argv)
 {
     static const struct option lo[] = {QT_CLI_COMMON_LONG,
@@ -105,11 +155,16 @@ int qt_cmd_record(int argc, char **argv)
                                        {"flush-timeout", required_argument, 0, 13},
                                        {"frame-max", required_argument, 0, 14},
                                        {"max-quotes", required_argument, 0, 15},
+                                       {"serve", required_argument, 0, 16},
+                                       {"serve-any-address", no_argument, 0, 17},
+                                       {"auth", no_argument, 0, 18},
                                        {0, 0, 0, 0}};
     qt_rec_opts o;
     qt_rec_stats st;
     qt_kopts k;
-    const char *symbols = NULL, *feed = NULL, *url = NULL;
+    const char *symbols = NULL, *feed = NULL, *url = NULL, *serve = NULL;
+    qt_aserver *srv = NULL;
+    int serve_any = 0, serve_auth = 0;
     char urlbuf[256], source[128], err[1024];
     char **syms = NULL;
     size_t nsyms = 0;
@@ -159,6 +214,9 @@ int qt_cmd_record(int argc, char **argv)
             rc = qt_record_num("--max-quotes", optarg, 1, INT64_MAX, &v);
             o.max_quotes = v;
             break;
+        case 16: serve = optarg; break;
+        case 17: serve_any = 1; break;
+        case 18: serve_auth = 1; break;
         case 'h':
             fputs(qt_record_help, stdout);
             qt_kopts_release(&k);
@@ -187,6 +245,8 @@ int qt_cmd_record(int argc, char **argv)
                                 feed);
     else if (url && strncmp(url, "ws://", 5) && strncmp(url, "wss://", 6))
         rc = qt_cli_usage_error("record", "--url must start with ws:// or wss://, not '%s'", url);
+    else if (!serve && (serve_any || serve_auth))
+        rc = qt_cli_usage_error("record", "--serve-any-address and --auth go with --serve");
     else if (!(syms = qt_cli_split_list(symbols, &nsyms)))
         rc = qt_cli_usage_error("record", "--symbols: empty symbol in '%s'", symbols);
     for (size_t i = 0; !rc && i < nsyms; i++)
@@ -222,8 +282,28 @@ int qt_cmd_record(int argc, char **argv)
     if (flush_ns && !o.flush_timeout_ms)
         o.flush_timeout_ms = 1;
     o.stop = qt_cli_stop_flag();
+    if (serve) {
+        if ((rc = qt_record_serve(serve, serve_any, serve_auth, &srv))) {
+            free(syms);
+            qt_kopts_release(&k);
+            return rc;
+        }
+        o.fanout = qt_record_fanout;
+        o.fanout_ud = srv;
+    }
 
     e = qt_rec_run(&o, &st, err, sizeof err);
+    if (srv) {
+        qt_aserver_stats as;
+        /* let clients that keep up have the last quotes before closing */
+        (void)qt_aserver_drain(srv, 1000);
+        qt_aserver_get_stats(srv, &as);
+        qt_info("serve: %llu client(s) in all, %llu message(s) delivered, %llu slow client(s) "
+                "dropped",
+                (unsigned long long)as.clients_total, (unsigned long long)as.delivered,
+                (unsigned long long)as.slow);
+        qt_aserver_free(srv);
+    }
     qt_info("recorded %lld quote(s), %lld trade(s), %lld bar(s); %lld gap(s), %lld bad frame(s); "
             "kafka: %lld produced, %lld confirmed, acked seq %lld",
             (long long)st.quotes, (long long)st.trades, (long long)st.bars, (long long)st.gaps,

@@ -12,7 +12,7 @@
 
 static const char qt_view_help[] =
     "usage: quotetape view -b BROKERS [--topic quotes.w5s] [--from POS] [--symbol S]\n"
-    "                      [--last 20] (--png F | --svg F | --term) [--follow]\n"
+    "                      [--last 20] (--png F | --svg F | --term | --serve ADDR) [--follow]\n"
     "\n"
     "Reads window messages (from `quotetape window`, or from the Flink SQL job in\n"
     "schema/flink/ with its schema-registry header) and draws the window price\n"
@@ -27,6 +27,11 @@ static const char qt_view_help[] =
     "  --svg F        write an SVG once the topic is read to its end\n"
     "  --term         draw in the terminal, redrawn in place as windows arrive\n"
     "                 (add --once to draw once and exit)\n"
+    "  --serve ADDR   a live web page at http://ADDR/ (HOST:PORT, e.g. 127.0.0.1:8080;\n"
+    "                 port 0 picks one): a symbol selector and the chart of the last\n"
+    "                 N windows, redrawn by gnuplot (as --svg) and pushed to every\n"
+    "                 browser as windows arrive; one Kafka consumer for all browsers\n"
+    "  --serve-any-address  allow a --serve address that is not loopback\n"
     "  --follow       keep reading; re-render the file (atomically replaced) after\n"
     "                 every batch of new windows, until SIGINT/SIGTERM\n"
     "  --size WxH     image size in pixels (terminal: characters)\n"
@@ -34,7 +39,8 @@ static const char qt_view_help[] =
     "\n"
     "gnuplot is run from PATH, or from $QUOTETAPE_GNUPLOT.\n"
     "\n"
-    "example: quotetape view -b 127.0.0.1:9092 --symbol SPY --last 60 --png spy.png\n";
+    "example: quotetape view -b 127.0.0.1:9092 --symbol SPY --last 60 --png spy.png\n"
+    "         quotetape view -b 127.0.0.1:9092 --serve 127.0.0.1:8080  # then open that URL\n";
 
 static int qt_view_parse_size(const char *s, int *w, int *h)
 {
@@ -65,6 +71,8 @@ int qt_cmd_view(int argc, char **argv)
                                        {"once", no_argument, 0, 'O'},
                                        {"follow", no_argument, 0, 'w'},
                                        {"size", required_argument, 0, 'z'},
+                                       {"serve", required_argument, 0, 'W'},
+                                       {"serve-any-address", no_argument, 0, 'A'},
                                        QT_CLI_COMMON_LONG,
                                        {0, 0, 0, 0}};
     qt_view_opts o;
@@ -97,6 +105,8 @@ int qt_cmd_view(int argc, char **argv)
         case 'P': o.fmt = QT_GP_PNG; o.out = optarg; nout++; break;
         case 'S': o.fmt = QT_GP_SVG; o.out = optarg; nout++; break;
         case 'T': o.fmt = QT_GP_TERM; o.out = NULL; nout++; break;
+        case 'W': o.serve = optarg; nout++; break;
+        case 'A': o.serve_any_address = 1; break;
         case 'n': {
             char *end;
             long v;
@@ -137,9 +147,16 @@ int qt_cmd_view(int argc, char **argv)
         goto usage;
     }
     if (nout != 1) {
-        rc_exit = qt_cli_usage_error(argv[0], "choose one of --png F, --svg F or --term");
+        rc_exit = qt_cli_usage_error(argv[0],
+                                     "choose one of --png F, --svg F, --term or --serve ADDR");
         goto usage;
     }
+    if (o.serve_any_address && !o.serve) {
+        rc_exit = qt_cli_usage_error(argv[0], "--serve-any-address goes with --serve");
+        goto usage;
+    }
+    if (o.serve)
+        o.follow = 1;
     if (o.fmt == QT_GP_TERM && !once)
         o.follow = 1;
     o.kopts = &k;

@@ -7,7 +7,12 @@
  *   - PNG/SVG once the topic has been read to the end it had at start; with
  *     follow, again after every batch of new windows, replacing the file
  *     atomically;
- *   - the terminal: redrawn in place (cursor home, clear) on every batch. */
+ *   - the terminal: redrawn in place (cursor home, clear) on every batch;
+ *   - a live web page (serve, viewer/web.h): after the topic's end, each
+ *     symbol's chart is rendered as SVG (the same code and chart as `--svg`
+ *     with `--symbol`) whenever its windows change, at most 4 times a
+ *     second, and pushed to every browser showing that symbol. One Kafka
+ *     consumer serves all browsers. */
 #ifndef QT_VIEW_H
 #define QT_VIEW_H
 
@@ -31,6 +36,9 @@ typedef struct qt_view_opts {
     int follow;            /* keep reading and re-rendering */
     int width, height;     /* 0 = default (terminal: its size) */
     volatile sig_atomic_t *stop; /* may be NULL */
+    const char *serve;     /* "HOST:PORT": the live web page instead of fmt/out;
+                              implies follow */
+    int serve_any_address; /* allow a non-loopback serve address */
 } qt_view_opts;
 
 typedef struct qt_view_stats {
