@@ -79,7 +79,7 @@ pace() { # pace NAME SPEED [position args]
         -b "$BOOT" --topic "$topic" 2>&1 | grep 'replayed:')
     p50=$(echo "$line" | sed -n 's/.* p50 \([^ ]*\) .*/\1/p')
     p99=$(echo "$line" | sed -n 's/.* p99 \([^ ]*\) .*/\1/p')
-    mx=$(echo "$line" | sed -n 's/.* max \([^,]*\),.*/\1/p')
+    mx=$(echo "$line" | sed -n 's/.* max \([^ ,]*\)[ ,].*/\1/p')
     # expected: receive-time span of the selection / speed; actual: consumed send times
     exp=$("$QT" export --db "$W/spy.db" --format csv "$@" |
         awk -F, -v s="$speed" 'NR == 2 { a = $5 } NR > 1 { b = $5 } END { printf "%.3f", (b - a) / 1e6 / s }')

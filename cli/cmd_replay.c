@@ -234,9 +234,11 @@ int qt_cmd_replay(int argc, char **argv)
         goto out;
     }
 
-    if (db)
+    if (db) {
         e = qt_source_tape_open(db, &sel, &src, err, sizeof err);
-    else
+        if (!e)
+            e = qt_source_prefetch(&src, err, sizeof err);
+    } else
         e = qt_source_topic_open(&ko, from_topic, &sel, &src, err, sizeof err);
     if (e) {
         code = qt_cli_fail(e, err);

@@ -58,8 +58,8 @@ static void qt_progress(const qt_replay_msg *m, qt_source *src, const qt_replay_
     qt_fmt_lat(qt_lat_hist_quantile(&p->lat, 0.99), p99, sizeof p99);
     if (src->total > 0 && rate > 0) {
         int64_t left = src->total - (int64_t)sent_in_pass;
-        qt_dur_format((int64_t)((double)(left > 0 ? left : 0) / rate) * QT_NS_PER_SEC, eta,
-                      sizeof eta);
+        qt_dur_format((int64_t)((double)(left > 0 ? left : 0) / rate + 0.999) * QT_NS_PER_SEC,
+                      eta, sizeof eta);
     }
     fprintf(stderr, "\r\033[K%s  sent %" PRIu64 "  %.0f/s  late %" PRIu64 "  p99 %s  ETA %s", pos,
             st->sent, rate, p->late, p99, eta);

@@ -52,7 +52,8 @@ struct qt_source {
     int has_recv;  /* receive times are available (pace-by recv) */
 };
 
-/* A selection from either kind of source. */
+/* A selection from either kind of source. The symbol strings must outlive
+ * the source opened with it (they stay bound to its query). */
 typedef struct qt_replay_sel {
     const char *const *symbols; /* NULL = all */
     size_t nsymbols;
@@ -74,6 +75,11 @@ qt_err qt_source_tape_open(const char *path, const qt_replay_sel *sel, qt_source
 qt_err qt_source_topic_open(const qt_kopts *k, const char *topic, const qt_replay_sel *sel,
                             qt_source **out, char *err, size_t errsz);
 
+/* Wraps *src in a read-ahead thread (bounded: a few chunks of messages) so
+ * reading overlaps sending. On success *src is the wrapper, which owns and
+ * frees the original; on failure *src is unchanged. */
+qt_err qt_source_prefetch(qt_source **src, char *err, size_t errsz);
+
 /* ---- sinks ------------------------------------------------------------- */
 
 typedef struct qt_sink qt_sink;
@@ -91,9 +97,11 @@ struct qt_sink {
 
 /* A Kafka sink: idempotent producer, key = symbol, value = quote JSON. Checks
  * that the cluster answers within connect_timeout_ms first, so an
- * unreachable broker is a clear QT_EKAFKA at once. Sets message.timeout.ms
- * to 30 s unless -X/-F set it, bounding how long a broker that goes away
- * mid-replay can stall the end. k may gain that property. */
+ * unreachable broker is a clear QT_EKAFKA at once. Unless -X/-F set them:
+ * message.timeout.ms = 30 s, bounding how long a broker that goes away
+ * mid-replay can stall the end, queue.buffering.max.kbytes = 8 MiB and
+ * queue.buffering.max.messages = 10000, so memory does not grow with the
+ * tape. k may gain those properties. */
 qt_err qt_sink_kafka_open(qt_kopts *k, const char *topic, int connect_timeout_ms, qt_sink **out,
                           char *err, size_t errsz);
 

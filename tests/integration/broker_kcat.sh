@@ -2,7 +2,7 @@
 # The embedded broker is a real Kafka protocol peer: kcat lists, produces to
 # and consumes from it.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 start_broker --partitions 2 --topic quotes --topic other:3
 [[ "$BOOT" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "bootstrap '$BOOT' is not a loopback address"

@@ -108,6 +108,20 @@ check "corrupt tape: resume after them" "$(sed -n 's/^quotetape: resume with: --
 cp "$DB" "$T/short.db"; truncate -s 1000000 "$T/short.db"
 expect_err "truncated tape" 65 "is corrupt" --db "$T/short.db" --stdout --speed max
 
+# ---- progress line on a terminal (script(1) gives stderr a pty) ------------
+script -qec "'$QT' replay --db '$DB' --from +60s --to +75s --speed 20 --stdout > '$T/tty.out'" /dev/null > "$T/tty.err"
+grep -aq $'\r\033\[Kseq:[0-9]*  sent [0-9]*  [0-9]*/s  late [0-9]*  p99 [0-9.]*[um]s  ETA [0-9]' "$T/tty.err" ||
+    fail "no progress line on a terminal: $(od -c "$T/tty.err" | head -5)"
+check_file "progress goes to stderr only" "$T/tty.out" <("$QT" export --db "$DB" --from +60s --to +75s)
+script -qec "'$QT' replay -q --db '$DB' --from +60s --to +75s --speed 20 --stdout > /dev/null" /dev/null > "$T/tty.err"
+check "-q: no progress line" "$(wc -c < "$T/tty.err")" 0
+"$QT" replay --db "$DB" --from +60s --to +75s --speed 20 --stdout 2> "$T/notty.err" > /dev/null
+check "no terminal: no progress line" "$(grep -c $'\r' "$T/notty.err")" 0
+
+# ---- --loop without a count runs until stopped (here: by a closed pipe) ---
+"$QT" replay -q --db "$DB" --loop --speed max --stdout 2> /dev/null | head -n 30000 > "$T/loop.out"
+check_file "--loop: the tape again and again" "$T/loop.out" <(cat "$FIX" "$FIX" "$FIX" | head -n 30000)
+
 "$QT" replay --help > "$T/help" || fail "--help exit"
 for w in --db --from-topic --symbols --from --to --speed --max-gap --loop --pace-by --timestamps --topic --stdout example; do
     grep -q -- "$w" "$T/help" || fail "--help lacks $w"

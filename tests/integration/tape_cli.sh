@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI tests: import / export / info on the sample tapes and on bad input.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 # --- round trip of both fixtures, byte for byte ------------------------------
 for fx in spy-30m fakepaca; do
