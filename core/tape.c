@@ -40,6 +40,11 @@ static qt_err qt_tape_sqlerr(qt_tape *t, int rc, const char *what, char *err, si
 {
     const char *msg = t && t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(rc);
     const char *path = t && t->path ? t->path : "?";
+    /* On SQLITE_FULL, SQLITE_IOERR and the like SQLite may roll the whole
+     * transaction back by itself; the batch is gone, so a later commit must
+     * not report "no transaction is active" instead of the real cause. */
+    if (t && t->db && t->in_txn && sqlite3_get_autocommit(t->db))
+        t->in_txn = 0;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

@@ -305,6 +305,12 @@ static int qt_rec_on_msg(const qt_msg *m, void *ud)
     char err[512];
     qt_err e = QT_OK;
 
+    /* After a fatal error (a tape write failed: disk full, I/O error) nothing
+     * more is appended, so the tape stays a prefix of what was received and
+     * holds no hole where a rolled-back batch was. Once done (--max-quotes),
+     * frames still buffered in the socket are not recorded either. */
+    if (r->fatal || r->done)
+        return 1;
     switch (m->type) {
     case QT_MSG_SUCCESS:
         if (strcmp(m->u.success.msg, "connected") == 0 && r->state == QT_RS_CONNECTED)
@@ -775,6 +781,10 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
     }
     qt_sink_stats ss;
     qt_sink_get_stats(r->sink, &ss);
+    /* what reached the tape: a batch lost to a failed write is not counted */
+    r->st.quotes = ss.quotes;
+    r->st.trades = ss.trades;
+    r->st.bars = ss.bars;
     r->st.kafka_produced = ss.produced;
     r->st.kafka_delivered = ss.delivered;
     r->st.kafka_skipped = ss.skipped;

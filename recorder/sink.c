@@ -38,6 +38,7 @@ struct qt_sink {
     char *arena;
     size_t arena_len;
     int pending_gap; /* a gap is in the open transaction */
+    int64_t txn_quotes, txn_trades, txn_bars; /* rows in the open batch */
     /* Kafka */
     rd_kafka_t *rk;
     int live;       /* producing each batch as it commits */
@@ -403,6 +404,24 @@ static qt_err qt_sink_txn(qt_sink *s, char *err, size_t errsz)
     return qt_tape_in_txn(s->tape) ? QT_OK : qt_tape_begin(s->tape, err, errsz);
 }
 
+/* After a failed tape write: when SQLite rolled the batch back (disk full,
+ * I/O error), forget it — its rows are not in the tape, so they must not be
+ * counted as recorded nor produced to Kafka by a later commit (their seqs
+ * will be reused). Returns e. */
+static qt_err qt_sink_failed_write(qt_sink *s, qt_err e)
+{
+    if (qt_tape_in_txn(s->tape))
+        return e;
+    s->st.quotes -= s->txn_quotes;
+    s->st.trades -= s->txn_trades;
+    s->st.bars -= s->txn_bars;
+    s->txn_quotes = s->txn_trades = s->txn_bars = 0;
+    s->nents = 0;
+    s->arena_len = 0;
+    s->pending_gap = 0;
+    return e;
+}
+
 /* Keeps a copy of key and value for producing after the commit (live
  * Kafka only). */
 static void qt_sink_keep(qt_sink *s, int kind, int64_t seq, const char *key, const char *raw,
@@ -443,8 +462,9 @@ qt_err qt_sink_quote(qt_sink *s, const qt_quote *q, const char *raw, size_t raw_
     if (!e)
         e = qt_tape_append_quote(s->tape, s->session, q, raw, raw_len, &seq, err, errsz);
     if (e)
-        return e;
+        return qt_sink_failed_write(s, e);
     s->st.quotes++;
+    s->txn_quotes++;
     s->last_seq = seq;
     qt_sink_keep(s, QT_K_QUOTE, seq, q->symbol, raw, raw_len, q->t_ns);
     return QT_OK;
@@ -458,8 +478,9 @@ qt_err qt_sink_trade(qt_sink *s, const qt_trade *t, const char *raw, size_t raw_
     if (!e)
         e = qt_tape_append_trade(s->tape, s->session, t, raw, raw_len, &seq, err, errsz);
     if (e)
-        return e;
+        return qt_sink_failed_write(s, e);
     s->st.trades++;
+    s->txn_trades++;
     qt_sink_keep(s, QT_K_TRADE, seq, t->symbol, raw, raw_len, t->t_ns);
     return QT_OK;
 }
@@ -472,8 +493,9 @@ qt_err qt_sink_bar(qt_sink *s, const qt_bar *b, const char *raw, size_t raw_len,
     if (!e)
         e = qt_tape_append_bar(s->tape, s->session, b, raw, raw_len, &seq, err, errsz);
     if (e)
-        return e;
+        return qt_sink_failed_write(s, e);
     s->st.bars++;
+    s->txn_bars++;
     qt_sink_keep(s, QT_K_BAR, seq, b->symbol, raw, raw_len, b->t_ns);
     return QT_OK;
 }
@@ -486,7 +508,7 @@ qt_err qt_sink_gap(qt_sink *s, int64_t from_ns, int64_t to_ns, const char *reaso
         e = qt_tape_add_gap(s->tape, s->session, from_ns, to_ns, reason, err, errsz);
     if (!e)
         s->pending_gap = 1;
-    return e;
+    return e ? qt_sink_failed_write(s, e) : e;
 }
 
 int qt_sink_batch_full(const qt_sink *s)
@@ -544,11 +566,12 @@ qt_err qt_sink_commit(qt_sink *s, char *err, size_t errsz)
     }
     if (s->rk && s->acked > s->acked_saved &&
         (e = qt_tape_set_acked(s->tape, s->o.topic, s->acked, err, errsz)))
-        return e;
+        return qt_sink_failed_write(s, e);
     if ((e = qt_tape_commit(s->tape, err, errsz)))
-        return e;
+        return qt_sink_failed_write(s, e);
     s->acked_saved = s->acked > s->acked_saved ? s->acked : s->acked_saved;
     s->pending_gap = 0;
+    s->txn_quotes = s->txn_trades = s->txn_bars = 0;
     s->st.commits++;
     if (s->rk) {
         qt_sink_produce_batch(s);

@@ -197,6 +197,12 @@ const char *qt_gp_program(void)
     return p && *p ? p : "gnuplot";
 }
 
+/* gnuplot prints this (to its stderr) after the last line of every script,
+ * so a gnuplot that stopped early — cut off, or exiting 0 before the end —
+ * is told apart from one that drew everything: without the line, whatever
+ * it wrote is discarded. */
+#define QT_GP_DONE "quotetape: end of gnuplot script"
+
 /* Writes all of buf to fd; SIGPIPE is blocked by the caller. */
 static int qt_gp_write_all(int fd, const char *buf, size_t len)
 {
@@ -223,7 +229,7 @@ static void qt_gp_errtext(FILE *ef, char *msg, size_t n)
         size_t l = strlen(line);
         while (l && (line[l - 1] == '\n' || line[l - 1] == ' '))
             line[--l] = '\0';
-        if (!l || strspn(line, " ^") == l)
+        if (!l || strspn(line, " ^") == l || strcmp(line, QT_GP_DONE) == 0)
             continue;
         snprintf(msg, n, "%s", line);
         if (strstr(line, "rror") || strstr(line, "arning") == NULL)
@@ -231,8 +237,20 @@ static void qt_gp_errtext(FILE *ef, char *msg, size_t n)
     }
 }
 
+/* 1 if gnuplot's stderr holds the end-of-script line. */
+static int qt_gp_finished(FILE *ef)
+{
+    char line[512];
+    rewind(ef);
+    while (fgets(line, sizeof line, ef))
+        if (strncmp(line, QT_GP_DONE "\n", sizeof QT_GP_DONE) == 0)
+            return 1;
+    return 0;
+}
+
 qt_err qt_gp_run(const char *script, size_t len, int to_stdout, char *err, size_t errsz)
 {
+    static const char done[] = "\nprint '" QT_GP_DONE "'\n";
     const char *prog = qt_gp_program();
     int in[2] = {-1, -1}, st[2] = {-1, -1}, status = 0, child_errno = 0;
     FILE *ef = tmpfile();
@@ -290,6 +308,8 @@ qt_err qt_gp_run(const char *script, size_t len, int to_stdout, char *err, size_
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
     int wfail = qt_gp_write_all(in[1], script, len);
+    if (!wfail)
+        wfail = qt_gp_write_all(in[1], done, sizeof done - 1);
     int werr = errno;
     close(in[1]);
     in[1] = -1;
@@ -309,6 +329,10 @@ qt_err qt_gp_run(const char *script, size_t len, int to_stdout, char *err, size_
     else if (WEXITSTATUS(status) != 0 || (wfail && werr != EPIPE))
         rc = qt_fail(QT_EGNUPLOT, err, errsz, "gnuplot '%s' failed (exit %d): %s", prog,
                      WEXITSTATUS(status), msg[0] ? msg : "no message");
+    else if (!qt_gp_finished(ef))
+        rc = qt_fail(QT_EGNUPLOT, err, errsz,
+                     "gnuplot '%s' exited before the end of the script%s%s", prog,
+                     msg[0] ? ": " : "", msg);
 out:
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0)
@@ -368,6 +392,9 @@ qt_err qt_gp_render(const qt_gp_chart *c, qt_gp_format fmt, const char *path, ch
     if (rename(tmp, path) != 0) {
         int en = errno;
         unlink(tmp);
+        if (en == ENOENT && access(tmp, F_OK) != 0)
+            return qt_fail(QT_EGNUPLOT, err, errsz, "gnuplot '%s' wrote no image for '%s'",
+                           qt_gp_program(), path);
         return qt_fail(QT_EIO, err, errsz, "cannot write '%s': %s", path, strerror(en));
     }
     return QT_OK;

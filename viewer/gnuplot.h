@@ -57,7 +57,8 @@ const char *qt_gp_program(void);
 
 /* Runs gnuplot on script. Its stdout goes to ours when to_stdout is set (the
  * terminal chart), else nowhere. QT_EGNUPLOT when gnuplot is missing, is
- * killed, or exits non-zero (its first error line in err). */
+ * killed, exits non-zero (its first error line in err), or exits before the
+ * end of the script (a line gnuplot prints after the script tells). */
 qt_err qt_gp_run(const char *script, size_t len, int to_stdout, char *err, size_t errsz);
 
 /* Renders c to path (PNG or SVG) atomically, or to stdout (QT_GP_TERM,
