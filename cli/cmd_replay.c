@@ -16,11 +16,14 @@ static const char qt_replay_help[] =
     "                        [--from POS] [--to POS] [--speed 1|N|max] [--max-gap DUR]\n"
     "                        [--loop [N]] [--pace-by recv|event]\n"
     "                        [--timestamps original|shift|wall]\n"
-    "                        (-b BROKERS --topic TOPIC | --stdout)\n"
+    "                        (-b BROKERS --topic TOPIC | --stdout |\n"
+    "                         --serve ADDR [--serve-any-address] [--auth]\n"
+    "                         [--per-client | --wait-clients N] [--client-queue BYTES])\n"
     "\n"
     "Replays recorded quotes at real speed, N times faster or as fast as possible,\n"
-    "into a Kafka topic (key = symbol, value = the quote JSON as recorded) or to\n"
-    "stdout as tape JSON lines.\n"
+    "into a Kafka topic (key = symbol, value = the quote JSON as recorded), to\n"
+    "stdout as tape JSON lines, or to any number of clients on a local\n"
+    "Alpaca-compatible websocket.\n"
     "\n"
     "source:\n"
     "  --db TAPE              a tape (SQLite file)\n"
@@ -44,6 +47,21 @@ static const char qt_replay_help[] =
     "                         default), shift (first quote = now, spacing kept) or\n"
     "                         wall (send time)\n"
     "  --stdout               write tape JSON lines to stdout instead\n"
+    "  --serve ADDR           serve the replay on an Alpaca-compatible websocket at\n"
+    "                         HOST:PORT (ws://ADDR/v2/iex ...; port 0 picks one and\n"
+    "                         logs it); runs until SIGINT/SIGTERM; see docs/serve.md\n"
+    "  --serve-any-address    allow a --serve address that is not loopback\n"
+    "  --auth                 serve clients only with QUOTETAPE_SERVE_KEY and\n"
+    "                         QUOTETAPE_SERVE_SECRET (also on when both are set)\n"
+    "  --wait-clients N       shared replay: start the clock once N clients have\n"
+    "                         subscribed (default: at once; late clients join\n"
+    "                         mid-stream, like a live market)\n"
+    "  --per-client           every connection gets its own replay from --from at\n"
+    "                         --speed, or from ?from=POS&speed=S in its URL\n"
+    "  --client-queue BYTES   per-client send queue (default 8388608); a client\n"
+    "                         whose queue would overflow gets 407 and is dropped\n"
+    "  --timestamps with --serve: original (default) sends quotes as recorded;\n"
+    "                         shift or wall rewrite each quote's \"t\"\n"
     "  -v, --verbose / -q, --quiet  more or less on stderr (-q: no progress line)\n"
     "\n"
     "On a terminal a progress line shows position, sent, rate, lateness and ETA.\n"
@@ -54,7 +72,10 @@ static const char qt_replay_help[] =
     "  quotetape replay --db spy.db --speed 20 -b localhost:9092 --topic quotes\n"
     "  quotetape replay --db spy.db --from +5m --to +10m --speed max --stdout\n"
     "  quotetape replay --from-topic quotes --from 2024-03-05T15:00:00Z \\\n"
-    "                   -b localhost:9092 --topic quotes.replay --timestamps shift\n";
+    "                   -b localhost:9092 --topic quotes.replay --timestamps shift\n"
+    "  quotetape replay --db spy.db --speed 10 --serve 127.0.0.1:8765 --wait-clients 1\n"
+    "  quotetape replay --db spy.db --serve 127.0.0.1:8765 --per-client\n"
+    "      (then ws://127.0.0.1:8765/v2/iex?from=%2B5m&speed=50)\n";
 
 enum {
     OPT_DB = 256,
@@ -68,23 +89,53 @@ enum {
     OPT_PACE_BY,
     OPT_TIMESTAMPS,
     OPT_TOPIC,
-    OPT_STDOUT
+    OPT_STDOUT,
+    OPT_SERVE,
+    OPT_SERVE_ANY,
+    OPT_AUTH,
+    OPT_PER_CLIENT,
+    OPT_WAIT_CLIENTS,
+    OPT_CLIENT_QUEUE
 };
 
-/* "max" -> 0; otherwise a number > 0 with an optional trailing 'x'. */
-static int qt_parse_speed(const char *s, double *v)
+/* A count or byte size: digits with an optional k/m/g suffix (1024s). */
+static int qt_parse_size(const char *s, int64_t lo, int64_t hi, int64_t *v)
 {
     char *end;
-    if (strcmp(s, "max") == 0) {
-        *v = 0;
-        return 0;
-    }
-    errno = 0;
-    *v = strtod(s, &end);
-    if (end != s && (*end == 'x' || *end == 'X'))
-        end++;
-    if (errno || end == s || *end || !(*v > 0) || *v > 1e6)
+    long long x;
+    int64_t mul = 1;
+    if (!*s || *s < '0' || *s > '9')
         return -1;
+    errno = 0;
+    x = strtoll(s, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024 * 1024 * 1024, end++;
+    if (errno || *end || x > hi / mul || x * mul < lo)
+        return -1;
+    *v = x * mul;
+    return 0;
+}
+
+/* The --serve key pair, from QUOTETAPE_SERVE_KEY / _SECRET only (never the
+ * command line, where ps would show it). Returns an exit code, 0 = fine. */
+static int qt_replay_serve_keys(int auth, const char **key, const char **secret)
+{
+    *key = getenv("QUOTETAPE_SERVE_KEY");
+    *secret = getenv("QUOTETAPE_SERVE_SECRET");
+    if (*key && !**key)
+        *key = NULL;
+    if (*secret && !**secret)
+        *secret = NULL;
+    if (!*key != !*secret)
+        return qt_cli_usage_error("replay", "set both QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET, or neither");
+    if (auth && !*key)
+        return qt_cli_usage_error("replay", "--auth needs QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET in the environment");
     return 0;
 }
 
@@ -102,6 +153,61 @@ static int qt_parse_loops(const char *s, int64_t *v)
     return 0;
 }
 
+/* replay --serve: checks the key pair, wires the server and runs until
+ * SIGINT/SIGTERM. src was opened to check the selection; the shared replay
+ * uses it, per-client replays open their own. Returns the exit code. */
+static int qt_replay_serve(const char *bind, int any_address, int auth, int per_client,
+                           int64_t wait_clients, size_t client_queue, const char *db,
+                           const char *from_topic, const qt_kopts *ko, const qt_replay_sel *sel,
+                           const qt_replay_cfg *rcfg, qt_source *src)
+{
+    qt_serve_replay_cfg sc;
+    qt_serve_replay_stats st;
+    char err[1024], sum[512];
+    int code;
+    qt_err e;
+
+    memset(&sc, 0, sizeof sc);
+    if ((code = qt_replay_serve_keys(auth, &sc.server.key, &sc.server.secret)))
+        return code;
+    sc.server.bind = bind;
+    sc.server.allow_remote = any_address;
+    sc.server.queue_bytes = client_queue;
+    sc.replay = *rcfg;
+    sc.replay.stop = qt_cli_stop_flag();
+    sc.replay.progress = !per_client && isatty(STDERR_FILENO) &&
+                         qt_log_get_level() >= QT_LOG_INFO;
+    sc.per_client = per_client;
+    sc.wait_clients = wait_clients;
+    sc.db = db;
+    sc.topic = from_topic;
+    sc.kopts = ko;
+    sc.sel = *sel;
+    e = qt_serve_replay_run(&sc, per_client ? NULL : src, &st, err, sizeof err);
+    if (e && e != QT_EINTR)
+        qt_error("%s", err);
+    if (sc.server.key)
+        qt_info("serve: clients had to authenticate with QUOTETAPE_SERVE_KEY/_SECRET");
+    qt_info("serve: %llu client(s) in all, %llu message(s) delivered, %llu slow client(s) "
+            "dropped",
+            (unsigned long long)st.server.clients_total, (unsigned long long)st.server.delivered,
+            (unsigned long long)st.server.slow);
+    if (per_client) {
+        qt_info("serve: %llu per-client replay(s), %llu refused", (unsigned long long)st.feeds,
+                (unsigned long long)st.feeds_failed);
+        return qt_exit_code(e);
+    }
+    qt_replay_summary(&st.replay, sum, sizeof sum);
+    if (e == QT_EINTR) {
+        fprintf(stderr, "quotetape: replay stopped: %s\n", sum);
+        if (st.replay.resume[0])
+            fprintf(stderr, "quotetape: resume with: --from %s\n", st.replay.resume);
+    } else if (e == QT_OK) {
+        qt_info("replayed: %s", sum);
+    }
+    return qt_exit_code(e);
+}
+
 int qt_cmd_replay(int argc, char **argv)
 {
     static const struct option lo[] = {{"db", required_argument, 0, OPT_DB},
@@ -116,6 +222,12 @@ int qt_cmd_replay(int argc, char **argv)
                                        {"timestamps", required_argument, 0, OPT_TIMESTAMPS},
                                        {"topic", required_argument, 0, OPT_TOPIC},
                                        {"stdout", no_argument, 0, OPT_STDOUT},
+                                       {"serve", required_argument, 0, OPT_SERVE},
+                                       {"serve-any-address", no_argument, 0, OPT_SERVE_ANY},
+                                       {"auth", no_argument, 0, OPT_AUTH},
+                                       {"per-client", no_argument, 0, OPT_PER_CLIENT},
+                                       {"wait-clients", required_argument, 0, OPT_WAIT_CLIENTS},
+                                       {"client-queue", required_argument, 0, OPT_CLIENT_QUEUE},
                                        QT_CLI_COMMON_LONG,
                                        {0, 0, 0, 0}};
     const char *db = NULL, *from_topic = NULL, *topic = NULL, *symbols_arg = NULL;
@@ -126,7 +238,9 @@ int qt_cmd_replay(int argc, char **argv)
     qt_source *src = NULL;
     qt_sink *sink = NULL;
     char **symbols = NULL, err[1024], sum[512];
-    int to_stdout = 0, c, r, code;
+    int to_stdout = 0, c, r, code, serve_any = 0, serve_auth = 0, per_client = 0;
+    const char *serve = NULL;
+    int64_t wait_clients = 0, client_queue = 0;
     qt_err e = QT_OK;
 
     cfg.speed = 1.0;
@@ -143,8 +257,26 @@ int qt_cmd_replay(int argc, char **argv)
         case OPT_TO: sel.to = optarg; break;
         case OPT_TOPIC: topic = optarg; break;
         case OPT_STDOUT: to_stdout = 1; break;
+        case OPT_SERVE: serve = optarg; break;
+        case OPT_SERVE_ANY: serve_any = 1; break;
+        case OPT_AUTH: serve_auth = 1; break;
+        case OPT_PER_CLIENT: per_client = 1; break;
+        case OPT_WAIT_CLIENTS:
+            if (qt_parse_size(optarg, 1, 1000000, &wait_clients)) {
+                code = qt_cli_usage_error("replay", "--wait-clients takes a count from 1, not "
+                                                    "'%s'", optarg);
+                goto out;
+            }
+            break;
+        case OPT_CLIENT_QUEUE:
+            if (qt_parse_size(optarg, 4096, INT64_C(1) << 32, &client_queue)) {
+                code = qt_cli_usage_error("replay", "--client-queue takes a size from 4096 "
+                                                    "bytes to 4g, such as 1m, not '%s'", optarg);
+                goto out;
+            }
+            break;
         case OPT_SPEED:
-            if (qt_parse_speed(optarg, &cfg.speed)) {
+            if (qt_replay_parse_speed(optarg, &cfg.speed)) {
                 code = qt_cli_usage_error("replay", "--speed takes 1, a factor such as 20 or "
                                                     "0.5, or max, not '%s'", optarg);
                 goto out;
@@ -218,8 +350,19 @@ int qt_cmd_replay(int argc, char **argv)
                                             "--from-topic TOPIC");
         goto out;
     }
-    if (to_stdout == !!topic) {
-        code = qt_cli_usage_error("replay", "give exactly one sink: --topic TOPIC or --stdout");
+    if (to_stdout + !!topic + !!serve != 1) {
+        code = qt_cli_usage_error("replay", "give exactly one sink: --topic TOPIC, --stdout or "
+                                            "--serve ADDR");
+        goto out;
+    }
+    if (!serve && (serve_any || serve_auth || per_client || wait_clients || client_queue)) {
+        code = qt_cli_usage_error("replay", "--serve-any-address, --auth, --per-client, "
+                                            "--wait-clients and --client-queue go with --serve");
+        goto out;
+    }
+    if (per_client && wait_clients) {
+        code = qt_cli_usage_error("replay", "--wait-clients is for the shared replay; with "
+                                            "--per-client each client starts its own");
         goto out;
     }
     if (symbols_arg && !(symbols = qt_cli_split_list(symbols_arg, &sel.nsymbols))) {
@@ -242,6 +385,11 @@ int qt_cmd_replay(int argc, char **argv)
         e = qt_source_topic_open(&ko, from_topic, &sel, &src, err, sizeof err);
     if (e) {
         code = qt_cli_fail(e, err);
+        goto out;
+    }
+    if (serve) {
+        code = qt_replay_serve(serve, serve_any, serve_auth, per_client, wait_clients,
+                               (size_t)client_queue, db, from_topic, &ko, &sel, &cfg, src);
         goto out;
     }
     if (to_stdout) {

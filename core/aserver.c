@@ -71,6 +71,7 @@ typedef struct as_msg {
     char *mp; /* msgpack object (data, encoded on first need) or frame */
     size_t mp_len;
     int mp_failed;
+    int fail_code; /* control with a target: close that client with this code */
 } as_msg;
 
 static void as_msg_free(as_msg *m)
@@ -179,6 +180,7 @@ struct qt_aserver {
     uint64_t next_id;
     as_msg **scratch;          /* drained ring entries */
     qt_subscription *subframe; /* for building subscription replies */
+    char reply[256];           /* an OPEN event's rejection message */
 
     /* counters, any thread */
     atomic_uint_fast64_t st_clients_now, st_clients_total, st_published, st_delivered, st_frames,
@@ -210,6 +212,11 @@ static void as_event(qt_aserver *s, as_client *c, qt_as_event_kind kind, int *re
     for (int k = 0; k < AS_NLISTS; k++)
         ev.nsyms += c->lists[k].n;
     ev.close_code = c->closing;
+    if (kind == QT_AS_OPEN) {
+        s->reply[0] = '\0';
+        ev.reply = s->reply;
+        ev.replysz = sizeof s->reply;
+    }
     int r = s->cfg.on_event(&ev, s->cfg.ud);
     if (ret)
         *ret = r;
@@ -382,6 +389,20 @@ static qt_err as_error_m(qt_buf *b, const void *a)
     int code = *(const int *)a;
     return qt_error_frame_msgpack(code, qt_alpaca_error_text(code), b);
 }
+typedef struct as_err_arg {
+    int code;
+    const char *msg;
+} as_err_arg;
+static qt_err as_error_msg_j(qt_buf *b, const void *a)
+{
+    const as_err_arg *e = a;
+    return qt_error_frame_json(e->code, e->msg, b);
+}
+static qt_err as_error_msg_m(qt_buf *b, const void *a)
+{
+    const as_err_arg *e = a;
+    return qt_error_frame_msgpack(e->code, e->msg, b);
+}
 static qt_err as_sub_j(qt_buf *b, const void *a)
 {
     return qt_subscription_frame_json(a, b);
@@ -465,7 +486,14 @@ static void as_drain_ring(qt_aserver *s)
     for (size_t i = 0; i < n; i++) {
         as_msg *m = s->scratch[i];
         m->refs = 1;
-        if (m->target) {
+        if (m->control) {
+            as_client *c = as_find(s, m->target);
+            if (c && !c->closing && !as_q_push(s, c, m)) {
+                c->closing = m->fail_code;
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, AS_CLOSE_GRACE_S);
+                as_want_write(c);
+            }
+        } else if (m->target) {
             as_client *c = as_find(s, m->target);
             if (c)
                 as_offer(s, c, m);
@@ -878,10 +906,18 @@ static int as_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         as_inc(&s->st_clients_total, 1);
         int priv = QT_AS_SHARED;
         as_event(s, c, QT_AS_OPEN, &priv);
-        c->priv = priv == QT_AS_PRIVATE;
+        c->priv = priv != QT_AS_SHARED;
         qt_debug("serve: client %llu opened %s%s%s (%s)", (unsigned long long)c->id, c->path,
                  c->query[0] ? "?" : "", c->query, c->msgpack ? "msgpack" : "json");
         as_send_success(s, c, "connected");
+        if (priv == QT_AS_REJECT) {
+            as_err_arg ea = {QT_ALPACA_INVALID_SYNTAX, s->reply[0] ? s->reply : "invalid URL"};
+            qt_info("serve: client %llu refused: %s", (unsigned long long)c->id, ea.msg);
+            as_control(s, c, as_error_msg_j, as_error_msg_m, &ea);
+            c->closing = QT_ALPACA_INVALID_SYNTAX;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, AS_CLOSE_GRACE_S);
+            return 0;
+        }
         lws_set_timer_usecs(wsi, (lws_usec_t)(s->cfg.auth_timeout_ns / 1000));
         return 0;
     }
@@ -1324,6 +1360,34 @@ qt_err qt_aserver_publish_json_to(qt_aserver *s, uint64_t client, const char *js
     if (!client)
         return qt_fail(QT_EINVAL, err, errsz, "client id 0");
     return as_publish_json(s, client, json, len, err, errsz);
+}
+
+qt_err qt_aserver_fail_client(qt_aserver *s, uint64_t client, int code, const char *msg)
+{
+    as_msg *a;
+    qt_buf b;
+    qt_err rc;
+    if (!client)
+        return QT_EINVAL;
+    if (!msg)
+        msg = qt_alpaca_error_text(code);
+    if (!(a = calloc(1, sizeof *a)))
+        return QT_ENOMEM;
+    a->control = 1;
+    a->target = client;
+    a->fail_code = code;
+    /* the client's codec is not known here: make both frames */
+    qt_buf_init(&b, 0);
+    rc = qt_error_frame_json(code, msg, &b);
+    a->json = as_steal(&b, &a->json_len);
+    if (!rc)
+        rc = qt_error_frame_msgpack(code, msg, &b);
+    a->mp = as_steal(&b, &a->mp_len);
+    if (rc || !a->json || !a->mp) {
+        as_msg_free(a);
+        return rc ? rc : QT_ENOMEM;
+    }
+    return as_push(s, &a, 1);
 }
 
 int qt_aserver_query_get(const char *query, const char *name, char *val, size_t n)

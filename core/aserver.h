@@ -89,11 +89,17 @@ typedef struct qt_as_event {
     int msgpack;       /* the client's codec is MessagePack */
     size_t nsyms;      /* SUBSCRIBE: symbols (all lists) now subscribed */
     int close_code;    /* CLOSE: Alpaca error code that closed it, 0 = peer */
+    char *reply;       /* OPEN: room for a QT_AS_REJECT message; else NULL */
+    size_t replysz;
 } qt_as_event;
 
-/* Return value of the OPEN event: share the common stream (0) or not. */
+/* Return value of the OPEN event: share the common stream (0) or not (1),
+ * or refuse the connection (2): it gets `connected`, then error 400 with
+ * the message the callback wrote into ev->reply (e.g. "invalid from in URL:
+ * ..."), and is closed. */
 #define QT_AS_SHARED 0
 #define QT_AS_PRIVATE 1
+#define QT_AS_REJECT 2
 
 typedef int (*qt_as_event_fn)(const qt_as_event *ev, void *ud);
 
@@ -163,6 +169,13 @@ qt_err qt_aserver_publish_json(qt_aserver *s, const char *json, size_t len, char
 qt_err qt_aserver_publish_msg_to(qt_aserver *s, uint64_t client, const qt_msg *m);
 qt_err qt_aserver_publish_json_to(qt_aserver *s, uint64_t client, const char *json, size_t len,
                                   char *err, size_t errsz);
+
+/* Sends one client the error [{"T":"error","code":CODE,"msg":MSG}] (MSG
+ * NULL = Alpaca's text for the code) after what is already queued for it,
+ * then closes it. Thread-safe (from an event callback: QT_EBUSY when the
+ * ring is full); a client that has gone is a no-op. For a per-client
+ * stream that cannot start (its ?from= names an empty selection). */
+qt_err qt_aserver_fail_client(qt_aserver *s, uint64_t client, int code, const char *msg);
 
 /* Counters so far (consistent enough for logs and tests). */
 void qt_aserver_get_stats(qt_aserver *s, qt_aserver_stats *st);

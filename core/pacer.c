@@ -2,6 +2,7 @@
 #include "core/pacer.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
@@ -84,9 +85,21 @@ void qt_lat_hist_add(qt_lat_hist *h, int64_t ns)
         ns = 0;
     h->b[qt_lat_bucket(ns)]++;
     h->n++;
-    h->sum_ns += ns;
+    /* Saturates: a lag of years (a client measuring old quotes against the
+     * wall clock) must not overflow the sum. */
+    h->sum_ns = ns > INT64_MAX - h->sum_ns ? INT64_MAX : h->sum_ns + ns;
     if (ns > h->max)
         h->max = ns;
+}
+
+void qt_lat_hist_merge(qt_lat_hist *dst, const qt_lat_hist *src)
+{
+    for (int i = 0; i < QT_LAT_BUCKETS; i++)
+        dst->b[i] += src->b[i];
+    dst->n += src->n;
+    dst->sum_ns = src->sum_ns > INT64_MAX - dst->sum_ns ? INT64_MAX : dst->sum_ns + src->sum_ns;
+    if (src->max > dst->max)
+        dst->max = src->max;
 }
 
 int64_t qt_lat_hist_quantile(const qt_lat_hist *h, double q)

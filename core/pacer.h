@@ -52,12 +52,14 @@ void qt_pacer_tune_thread(void);
 
 typedef struct qt_lat_hist {
     uint64_t n;
-    int64_t max, sum_ns;
+    int64_t max, sum_ns; /* sum_ns saturates at INT64_MAX */
     uint64_t b[QT_LAT_BUCKETS];
 } qt_lat_hist;
 
 void qt_lat_hist_init(qt_lat_hist *h);
 void qt_lat_hist_add(qt_lat_hist *h, int64_t ns);
+/* Adds every value of src into dst (sum saturating as in _add). */
+void qt_lat_hist_merge(qt_lat_hist *dst, const qt_lat_hist *src);
 /* The q-quantile (0 < q <= 1) in ns: the middle of the bucket holding the
  * ceil(q*n)-th smallest value, capped by the exact max. 0 when empty. */
 int64_t qt_lat_hist_quantile(const qt_lat_hist *h, double q);

@@ -1,7 +1,9 @@
 /* quotetape — the replay loop: source -> pacer -> sink (see replay.h). */
 #include "replayer/replay.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,22 @@ static void qt_fmt_lat(int64_t ns, char *buf, size_t n)
         snprintf(buf, n, "%.1fus", (double)ns / 1e3);
     else
         snprintf(buf, n, "%.1fms", (double)ns / 1e6);
+}
+
+int qt_replay_parse_speed(const char *s, double *v)
+{
+    char *end;
+    if (strcmp(s, "max") == 0) {
+        *v = 0;
+        return 0;
+    }
+    errno = 0;
+    *v = strtod(s, &end);
+    if (end != s && (*end == 'x' || *end == 'X'))
+        end++;
+    if (errno || end == s || *end || !(*v > 0) || *v > 1e6)
+        return -1;
+    return 0;
 }
 
 size_t qt_replay_summary(const qt_replay_stats *st, char *buf, size_t n)
@@ -135,10 +153,11 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
         {
             int64_t ts_ms;
             switch (cfg->ts_mode) {
-            case QT_TS_SHIFT: ts_ms = qt_ns_to_ms(wall0 + (m.event_ns - first_ev) + shift); break;
-            case QT_TS_WALL: ts_ms = qt_ns_to_ms(qt_now_ns()); break;
-            default: ts_ms = qt_ns_to_ms(m.event_ns + shift); break;
+            case QT_TS_SHIFT: m.stamp_ns = wall0 + (m.event_ns - first_ev) + shift; break;
+            case QT_TS_WALL: m.stamp_ns = qt_now_ns(); break;
+            default: m.stamp_ns = m.event_ns + shift; break;
             }
+            ts_ms = qt_ns_to_ms(m.stamp_ns);
             if ((rc = sink->send(sink, &m, ts_ms, err, errsz))) {
                 have_unsent = 1;
                 unsent_pos = m.pos;

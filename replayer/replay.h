@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/aserver.h"
 #include "core/error.h"
 #include "core/kafka.h"
 #include "core/position.h"
@@ -33,6 +34,8 @@ typedef struct qt_replay_msg {
     size_t value_len;
     int64_t event_ns;  /* the quote's own time */
     int64_t recv_ns;   /* when it was received live; 0 = unknown */
+    int64_t stamp_ns;  /* set by qt_replay_run before send: the --timestamps
+                        * time in ns (what ts_ms is, unrounded) */
 } qt_replay_msg;
 
 /* ---- sources ----------------------------------------------------------- */
@@ -110,6 +113,17 @@ qt_err qt_sink_kafka_open(qt_kopts *k, const char *topic, int connect_timeout_ms
  * replay with QT_EIO. */
 qt_err qt_sink_stdout_open(int line_flush, qt_sink **out, char *err, size_t errsz);
 
+/* A websocket sink: publishes each message (its JSON as recorded) on srv, to
+ * every shared client (client 0) or to that one client. With restamp the
+ * message's "t" becomes m->stamp_ns (--timestamps shift|wall) and its JSON
+ * is re-encoded. "delivered" counts messages handed to the server; a
+ * message that is not a quote, trade or bar is counted failed and skipped.
+ * Flush waits (bounded) until the server has written everything to its
+ * clients (shared sink only); clients that are slow or gone never fail a
+ * replay. srv must outlive the sink. */
+qt_err qt_sink_serve_open(qt_aserver *srv, uint64_t client, int restamp, qt_sink **out,
+                          char *err, size_t errsz);
+
 /* ---- the replay loop --------------------------------------------------- */
 
 typedef enum qt_pace_by { QT_PACE_AUTO = 0, QT_PACE_RECV, QT_PACE_EVENT } qt_pace_by;
@@ -145,6 +159,54 @@ typedef struct qt_replay_stats {
  * filled in every case. */
 qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                      qt_replay_stats *stats, char *err, size_t errsz);
+
+/* Parses a --speed value: "max" -> 0, else a factor > 0 and <= 1e6 with an
+ * optional trailing 'x' ("20", "0.5", "100x"). Returns 0, or -1 when s is
+ * not one. */
+int qt_replay_parse_speed(const char *s, double *v);
+
+/* ---- replay over the Alpaca-compatible websocket (--serve) ------------- */
+
+typedef struct qt_serve_replay_cfg {
+    qt_aserver_cfg server; /* bind, allow_remote, key/secret, queue bounds;
+                            * on_event and ud are taken over */
+    qt_replay_cfg replay;  /* speed, loops, pacing; stop ends everything */
+    int per_client;        /* each connection gets its own replay */
+    int64_t wait_clients;  /* shared: start once this many clients have
+                            * subscribed (0 = at once) */
+    /* where per-client replays read from: a tape, or a topic */
+    const char *db;
+    const char *topic;
+    const qt_kopts *kopts;
+    qt_replay_sel sel; /* --from is each client's default */
+} qt_serve_replay_cfg;
+
+typedef struct qt_serve_replay_stats {
+    qt_replay_stats replay; /* shared: the one replay */
+    qt_aserver_stats server;
+    uint64_t feeds, feeds_failed; /* per-client replays started / refused */
+} qt_serve_replay_stats;
+
+/* Serves a replay on an Alpaca-compatible websocket until *cfg->replay.stop.
+ *
+ * Shared (default): src (opened by the caller, owned by it) is replayed once
+ * through the pacer to every client, like a live market: clients that come
+ * late join mid-stream. With wait_clients the clock starts only when that
+ * many clients have subscribed. When the replay ends the server keeps
+ * serving (idle) until stopped.
+ *
+ * Per-client: src is not used (may be NULL). Each connection is private;
+ * its URL may carry ?from=POS&speed=S (else --from and --speed). A bad value
+ * gets error 400 with the reason and the connection closes. On the client's
+ * first subscription a feeder thread opens its own source and replays into
+ * that client only; it stops when the client goes. All feeders are joined
+ * before the server is freed.
+ *
+ * Returns QT_OK when stopped after a complete (shared) replay or in
+ * per-client mode, QT_EINTR when stopped mid-replay, or the server's /
+ * replay's error. */
+qt_err qt_serve_replay_run(qt_serve_replay_cfg *cfg, qt_source *src, qt_serve_replay_stats *st,
+                           char *err, size_t errsz);
 
 /* Writes a one-line human summary of stats into buf: sent, delivered,
  * failed, then (paced replays) late count and p50/p99/max lateness, passes

@@ -12,6 +12,8 @@
 
 /* How long one produce call may wait on a full local queue. */
 #define QT_SINK_QUEUE_WAIT_MS 60000
+/* The longest silence from the broker the final flush sits through. */
+#define QT_SINK_STALL_MAX_MS 10000
 
 typedef struct qt_sink_kafka {
     qt_sink base;
@@ -97,10 +99,41 @@ static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_
     return QT_OK;
 }
 
+/* Waits up to timeout_ms for every message out to be confirmed, serving
+ * delivery reports. A broker that is gone for good would hold messages until
+ * message.timeout.ms expires (30 s by default) and then some, long after
+ * pacing ended; so when no delivery report has come for QT_SINK_STALL_MAX_MS
+ * (or message.timeout.ms if lower) while messages are out, give up at once.
+ * Either way what is still out is purged and fails through its delivery
+ * report, so the counts and the resume position cover it. */
 static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t errsz)
 {
     qt_sink_kafka *k = (qt_sink_kafka *)s;
-    qt_err e = qt_kafka_flush(k->rk, k->stalled ? 1000 : timeout_ms, err, errsz);
+    int wait_ms = k->stalled ? 1000 : timeout_ms;
+    int stall_ms = k->timeout_ms < QT_SINK_STALL_MAX_MS ? k->timeout_ms : QT_SINK_STALL_MAX_MS;
+    int64_t end = qt_mono_ns() + (int64_t)wait_ms * QT_NS_PER_MS, now;
+    qt_err e = QT_OK;
+    int left;
+
+    for (;;) {
+        rd_kafka_poll(k->rk, 50);
+        if ((left = rd_kafka_outq_len(k->rk)) <= 0)
+            break;
+        now = qt_mono_ns();
+        if (k->produced > k->base.delivered + k->base.failed &&
+            now - k->last_progress > (int64_t)stall_ms * QT_NS_PER_MS) {
+            e = qt_fail(QT_EKAFKA, err, errsz,
+                        "%d message(s) not delivered: no delivery report from Kafka for %d ms "
+                        "(broker gone?)",
+                        left, stall_ms);
+            break;
+        }
+        if (now >= end) {
+            e = qt_fail(QT_ETIMEOUT, err, errsz,
+                        "%d message(s) not confirmed by Kafka after %d ms", left, wait_ms);
+            break;
+        }
+    }
     if (e) {
         /* Whatever is still queued or in flight fails now, through the
          * delivery reports, so the resume position covers it. */

@@ -706,12 +706,7 @@ static void ac_report(ac_state *s, int64_t elapsed)
                    c->last_seq);
         if (c->slow)
             continue; /* lag figures are about the clients that keep up */
-        for (int b = 0; b < QT_LAT_BUCKETS; b++)
-            all.b[b] += c->lat.b[b];
-        all.n += c->lat.n;
-        all.sum_ns += c->lat.sum_ns;
-        if (c->lat.max > all.max)
-            all.max = c->lat.max;
+        qt_lat_hist_merge(&all, &c->lat);
         int64_t p = qt_lat_hist_quantile(&c->lat, 0.99);
         if (p > cp99max)
             cp99max = p;

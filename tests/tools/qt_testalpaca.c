@@ -281,8 +281,8 @@ static int ta_next_frame(ta_state *s, ta_pss *p)
             static const char *bad[] = {
                 "[{\"T\":\"q\",\"S\":",                       /* truncated */
                 "{\"T\":\"q\",\"S\":\"SPY\",\"bp\":\"x\"}",   /* wrong type */
-                "[{\"T\":\"q\",\"S\":\"SPY\",\"bx\":\"V\",\"bp\":1,\"bs\":1,\"ax\":\"V\","
-                "\"ap\":1,\"as\":1,\"c\":[],\"z\":\"B\",\"t\":\"yesterday\"}]", /* bad time */
+                ("[{\"T\":\"q\",\"S\":\"SPY\",\"bx\":\"V\",\"bp\":1,\"bs\":1,\"ax\":\"V\","
+                 "\"ap\":1,\"as\":1,\"c\":[],\"z\":\"B\",\"t\":\"yesterday\"}]"), /* bad time */
                 "not json at all",
             };
             s->event_done = 1;

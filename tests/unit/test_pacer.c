@@ -236,6 +236,42 @@ static void test_hist(void)
     QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 1.0), INT64_C(1) << 61);
 }
 
+/* Regression: qt_lat_hist_add overflowed sum_ns (signed, UB) when lags are
+ * years (a client measuring 2024-stamped quotes against the wall clock);
+ * UBSan aborted qt_aclient. The sum now saturates; counts, max and
+ * quantiles stay right, and merging saturates the same way. */
+static void test_hist_sum_saturates(void)
+{
+    const int64_t years = INT64_C(2) * 365 * 24 * 3600 * SEC; /* ~6.3e16 ns */
+    qt_lat_hist h, all;
+    qt_lat_hist_init(&h);
+    qt_lat_hist_init(&all);
+    for (int i = 0; i < 1000; i++)
+        qt_lat_hist_add(&h, years);
+    QT_CHECK_EQ_INT(h.n, 1000);
+    QT_CHECK(h.sum_ns == INT64_MAX);
+    QT_CHECK_EQ_INT(h.max, years);
+    QT_CHECK_EQ_INT(qt_lat_hist_quantile(&h, 0.99), years);
+    qt_lat_hist_add(&h, INT64_MAX);
+    QT_CHECK(h.sum_ns == INT64_MAX);
+    QT_CHECK(h.max == INT64_MAX);
+    qt_lat_hist_merge(&all, &h);
+    qt_lat_hist_merge(&all, &h);
+    QT_CHECK_EQ_INT(all.n, 2002);
+    QT_CHECK(all.sum_ns == INT64_MAX);
+    QT_CHECK(all.max == INT64_MAX);
+    /* below saturation the sum is exact, merged too */
+    qt_lat_hist_init(&h);
+    qt_lat_hist_init(&all);
+    qt_lat_hist_add(&h, 5 * US);
+    qt_lat_hist_add(&h, 7 * US);
+    qt_lat_hist_merge(&all, &h);
+    qt_lat_hist_merge(&all, &h);
+    QT_CHECK_EQ_INT(all.sum_ns, 24 * US);
+    QT_CHECK_EQ_INT(all.n, 4);
+    QT_CHECK_EQ_INT(all.max, 7 * US);
+}
+
 /* The real clock: 20 messages 2 ms apart at 1x take 38 ms, each on time
  * within a loose bound (tests run on loaded machines and under sanitizers). */
 static void test_real_clock(void)
@@ -267,6 +303,7 @@ int main(void)
     test_sleep_chunks();
     test_spin();
     test_hist();
+    test_hist_sum_saturates();
     test_real_clock();
     return qt_test_done("test_pacer");
 }
