@@ -12,6 +12,7 @@
  * as_msg too, with one reference, holding a whole frame in the client's codec,
  * so they keep their place in that client's queue relative to data. */
 #include "core/aserver.h"
+#include "core/netaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -986,86 +987,6 @@ static const struct lws_protocols as_protocols[] = {
  * start, stop, publish
  * ====================================================================== */
 
-qt_err qt_aserver_parse_bind(const char *bind, char *host, size_t hostsz, int *port, int *loopback,
-                             char *err, size_t errsz)
-{
-    const char *colon, *h = bind;
-    size_t hl;
-    if (!bind || !*bind)
-        return qt_fail(QT_EUSAGE, err, errsz, "empty serve address");
-    if (bind[0] == '[') {
-        const char *rb = strchr(bind, ']');
-        if (!rb || rb[1] != ':')
-            return qt_fail(QT_EUSAGE, err, errsz, "bad serve address '%s': want [V6]:PORT", bind);
-        h = bind + 1;
-        hl = (size_t)(rb - h);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(bind, ':');
-        if (!colon)
-            return qt_fail(QT_EUSAGE, err, errsz, "bad serve address '%s': want HOST:PORT", bind);
-        hl = (size_t)(colon - bind);
-    }
-    if (!hl || hl >= hostsz)
-        return qt_fail(QT_EUSAGE, err, errsz, "bad serve address '%s': bad host", bind);
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
-        return qt_fail(QT_EUSAGE, err, errsz, "bad serve address '%s': bad port", bind);
-    *port = (int)p;
-    unsigned char a6[16];
-    struct in_addr a4;
-    if (strcmp(host, "localhost") == 0) {
-        *loopback = 1;
-    } else if (inet_pton(AF_INET, host, &a4) == 1) {
-        *loopback = (ntohl(a4.s_addr) >> 24) == 127;
-    } else if (inet_pton(AF_INET6, host, a6) == 1) {
-        static const unsigned char lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-        *loopback = memcmp(a6, lo6, 16) == 0;
-    } else {
-        return qt_fail(QT_EUSAGE, err, errsz,
-                       "bad serve address '%s': host must be an IP address or localhost", bind);
-    }
-    return QT_OK;
-}
-
-/* Tries to bind host:port the way libwebsockets will (SO_REUSEADDR), so a
- * busy port or a foreign address is reported with the system's words; and
- * because libwebsockets 4.1 leaks a little when it fails to listen. */
-static qt_err as_probe_bind(const char *host, int port, char *err, size_t errsz)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    memset(&ss, 0, sizeof ss);
-    if (strchr(host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        inet_pton(AF_INET6, host, &a->sin6_addr);
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        inet_pton(AF_INET, host, &a->sin_addr);
-        sl = sizeof *a;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    if (fd < 0)
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: %s", host, port,
-                       strerror(errno));
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    int rc = bind(fd, (struct sockaddr *)&ss, sl);
-    int e = errno;
-    close(fd);
-    if (rc)
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: %s", host, port, strerror(e));
-    return QT_OK;
-}
 
 static void *as_thread(void *arg)
 {
@@ -1099,7 +1020,7 @@ qt_err qt_aserver_start(const qt_aserver_cfg *cfg, qt_aserver **out, char *err, 
     int port, loop;
     char host[64];
     *out = NULL;
-    qt_err rc = qt_aserver_parse_bind(cfg->bind ? cfg->bind : AS_DEFAULT_BIND, host, sizeof host,
+    qt_err rc = qt_net_parse_bind(cfg->bind ? cfg->bind : AS_DEFAULT_BIND, host, sizeof host,
                                       &port, &loop, err, errsz);
     if (rc)
         return rc;
@@ -1110,7 +1031,7 @@ qt_err qt_aserver_start(const qt_aserver_cfg *cfg, qt_aserver **out, char *err, 
     if (!cfg->key != !cfg->secret)
         return qt_fail(QT_EUSAGE, err, errsz, "a serve key needs a secret and a secret a key");
 
-    rc = as_probe_bind(strcmp(host, "localhost") ? host : "127.0.0.1", port, err, errsz);
+    rc = qt_net_probe_bind(strcmp(host, "localhost") ? host : "127.0.0.1", port, err, errsz);
     if (rc)
         return rc;
 

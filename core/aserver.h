@@ -197,10 +197,4 @@ void qt_aserver_free(qt_aserver *s);
  * absent, -1 when VALUE does not fit. */
 int qt_aserver_query_get(const char *query, const char *name, char *val, size_t n);
 
-/* Parses "HOST:PORT" or "[V6]:PORT" (port 0..65535) into host (size hostsz)
- * and *port, and reports whether host is a loopback address
- * (127.0.0.0/8, ::1, localhost). For --serve option checking. */
-qt_err qt_aserver_parse_bind(const char *bind, char *host, size_t hostsz, int *port, int *loopback,
-                             char *err, size_t errsz);
-
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/aserver.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/quote.h"
 #include "viewer/web_page.h"
 
@@ -455,41 +456,6 @@ static const struct lws_protocols web_protocols[] = {
  * Start, stop
  * ====================================================================== */
 
-/* Fails early with a clear message when the port is taken (lws would only
- * log it). */
-static qt_err web_probe_bind(const char *host, int port, char *err, size_t errsz)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    memset(&ss, 0, sizeof ss);
-    if (strchr(host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-            return qt_fail(QT_EUSAGE, err, errsz, "cannot serve on '%s': not an address", host);
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-            return qt_fail(QT_EUSAGE, err, errsz, "cannot serve on '%s': not an address", host);
-        sl = sizeof *a;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    if (fd < 0)
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: %s", host, port,
-                       strerror(errno));
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    int rc = bind(fd, (struct sockaddr *)&ss, sl);
-    int e = errno;
-    close(fd);
-    if (rc)
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: %s", host, port, strerror(e));
-    return QT_OK;
-}
 
 static void *web_thread(void *arg)
 {
@@ -523,7 +489,7 @@ qt_err qt_web_start(const qt_web_cfg *cfg, qt_web **out, char *err, size_t errsz
     int port, loop;
     qt_err rc;
     *out = NULL;
-    rc = qt_aserver_parse_bind(cfg->bind ? cfg->bind : WEB_DEFAULT_BIND, host, sizeof host, &port,
+    rc = qt_net_parse_bind(cfg->bind ? cfg->bind : WEB_DEFAULT_BIND, host, sizeof host, &port,
                                &loop, err, errsz);
     if (rc)
         return rc;
@@ -533,7 +499,7 @@ qt_err qt_web_start(const qt_web_cfg *cfg, qt_web **out, char *err, size_t errsz
                        host);
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof host, "127.0.0.1");
-    if ((rc = web_probe_bind(host, port, err, errsz)))
+    if ((rc = qt_net_probe_bind(host, port, err, errsz)))
         return rc;
 
     qt_web *w = calloc(1, sizeof *w);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/aserver.h"
+#include "core/netaddr.h"
 #include "core/qtime.h"
 #include "tests/unit/qt_test.h"
 
@@ -234,30 +235,30 @@ static void test_bind(void)
     char host[64], err[256];
     int port, lo;
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("127.0.0.1:8765", host, sizeof host, &port, &lo, err, sizeof err),
+        qt_net_parse_bind("127.0.0.1:8765", host, sizeof host, &port, &lo, err, sizeof err),
         QT_OK);
     QT_CHECK_EQ_STR(host, "127.0.0.1");
     QT_CHECK_EQ_INT(port, 8765);
     QT_CHECK_EQ_INT(lo, 1);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("0.0.0.0:80", host, sizeof host, &port, &lo, err, sizeof err), QT_OK);
+        qt_net_parse_bind("0.0.0.0:80", host, sizeof host, &port, &lo, err, sizeof err), QT_OK);
     QT_CHECK_EQ_INT(lo, 0);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("[::1]:9", host, sizeof host, &port, &lo, err, sizeof err), QT_OK);
+        qt_net_parse_bind("[::1]:9", host, sizeof host, &port, &lo, err, sizeof err), QT_OK);
     QT_CHECK_EQ_STR(host, "::1");
     QT_CHECK_EQ_INT(lo, 1);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("localhost:1", host, sizeof host, &port, &lo, err, sizeof err),
+        qt_net_parse_bind("localhost:1", host, sizeof host, &port, &lo, err, sizeof err),
         QT_OK);
     QT_CHECK_EQ_INT(lo, 1);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("127.0.0.1", host, sizeof host, &port, &lo, err, sizeof err),
+        qt_net_parse_bind("127.0.0.1", host, sizeof host, &port, &lo, err, sizeof err),
         QT_EUSAGE);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("127.0.0.1:99999", host, sizeof host, &port, &lo, err, sizeof err),
+        qt_net_parse_bind("127.0.0.1:99999", host, sizeof host, &port, &lo, err, sizeof err),
         QT_EUSAGE);
     QT_CHECK_EQ_INT(
-        qt_aserver_parse_bind("example.com:80", host, sizeof host, &port, &lo, err, sizeof err),
+        qt_net_parse_bind("example.com:80", host, sizeof host, &port, &lo, err, sizeof err),
         QT_EUSAGE);
 
     /* non-loopback refused unless allowed; a port in use is QT_ENET */
