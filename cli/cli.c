@@ -142,3 +142,21 @@ qt_err qt_cli_tape_selection(qt_tape *t, const char *symbols, const char *from, 
     return QT_OK;
 }
 
+/* The --serve key pair, from QUOTETAPE_SERVE_KEY / _SECRET only (never the
+ * command line, where ps would show it). Returns an exit code, 0 = fine. */
+int qt_cli_serve_keys(const char *cmd, int auth, const char **key, const char **secret)
+{
+    *key = getenv("QUOTETAPE_SERVE_KEY");
+    *secret = getenv("QUOTETAPE_SERVE_SECRET");
+    if (*key && !**key)
+        *key = NULL;
+    if (*secret && !**secret)
+        *secret = NULL;
+    if (!*key != !*secret)
+        return qt_cli_usage_error(cmd, "set both QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET, or neither");
+    if (auth && !*key)
+        return qt_cli_usage_error(cmd, "--auth needs QUOTETAPE_SERVE_KEY and "
+                                            "QUOTETAPE_SERVE_SECRET in the environment");
+    return 0;
+}

@@ -49,6 +49,12 @@ char **qt_cli_split_list(const char *s, size_t *n);
 qt_err qt_cli_tape_selection(qt_tape *t, const char *symbols, const char *from, const char *to,
                              qt_tape_sel *sel, char ***syms, char *err, size_t errsz);
 
+/* The --serve key pair, from QUOTETAPE_SERVE_KEY / _SECRET only (never the
+ * command line, where ps would show it); both or neither, and --auth needs
+ * them. *key and *secret are NULL when unset. Returns 0, or the usage exit
+ * code after printing why (naming cmd). */
+int qt_cli_serve_keys(const char *cmd, int auth, const char **key, const char **secret);
+
 /* Subcommands. */
 int qt_cmd_import(int argc, char **argv);
 int qt_cmd_export(int argc, char **argv);

@@ -107,21 +107,14 @@ static void qt_record_fanout(const qt_msg *m, void *ud)
  * exit code (0 = started). */
 static int qt_record_serve(const char *bind, int any_address, int auth, qt_aserver **out)
 {
-    const char *key = getenv("QUOTETAPE_SERVE_KEY"), *secret = getenv("QUOTETAPE_SERVE_SECRET");
+    const char *key, *secret;
     qt_aserver_cfg cfg;
     char err[512];
     qt_err e;
+    int rc = qt_cli_serve_keys("record", auth, &key, &secret);
 
-    if (key && !*key)
-        key = NULL;
-    if (secret && !*secret)
-        secret = NULL;
-    if (!key != !secret)
-        return qt_cli_usage_error("record", "set both QUOTETAPE_SERVE_KEY and "
-                                            "QUOTETAPE_SERVE_SECRET, or neither");
-    if (auth && !key)
-        return qt_cli_usage_error("record", "--auth needs QUOTETAPE_SERVE_KEY and "
-                                            "QUOTETAPE_SERVE_SECRET in the environment");
+    if (rc)
+        return rc;
     memset(&cfg, 0, sizeof cfg);
     cfg.bind = bind;
     cfg.allow_remote = any_address;

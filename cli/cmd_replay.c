@@ -120,25 +120,6 @@ static int qt_parse_size(const char *s, int64_t lo, int64_t hi, int64_t *v)
     return 0;
 }
 
-/* The --serve key pair, from QUOTETAPE_SERVE_KEY / _SECRET only (never the
- * command line, where ps would show it). Returns an exit code, 0 = fine. */
-static int qt_replay_serve_keys(int auth, const char **key, const char **secret)
-{
-    *key = getenv("QUOTETAPE_SERVE_KEY");
-    *secret = getenv("QUOTETAPE_SERVE_SECRET");
-    if (*key && !**key)
-        *key = NULL;
-    if (*secret && !**secret)
-        *secret = NULL;
-    if (!*key != !*secret)
-        return qt_cli_usage_error("replay", "set both QUOTETAPE_SERVE_KEY and "
-                                            "QUOTETAPE_SERVE_SECRET, or neither");
-    if (auth && !*key)
-        return qt_cli_usage_error("replay", "--auth needs QUOTETAPE_SERVE_KEY and "
-                                            "QUOTETAPE_SERVE_SECRET in the environment");
-    return 0;
-}
-
 static int qt_parse_loops(const char *s, int64_t *v)
 {
     char *end;
@@ -168,7 +149,7 @@ static int qt_replay_serve(const char *bind, int any_address, int auth, int per_
     qt_err e;
 
     memset(&sc, 0, sizeof sc);
-    if ((code = qt_replay_serve_keys(auth, &sc.server.key, &sc.server.secret)))
+    if ((code = qt_cli_serve_keys("replay", auth, &sc.server.key, &sc.server.secret)))
         return code;
     sc.server.bind = bind;
     sc.server.allow_remote = any_address;

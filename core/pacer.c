@@ -9,7 +9,9 @@
 #include <sys/prctl.h>
 #endif
 
-#define QT_PACER_SPIN_DEFAULT INT64_C(200000)   /* 200 us */
+#define QT_PACER_SPIN_DEFAULT INT64_C(1000000)  /* 1 ms: the adaptive window starts wide */
+#define QT_PACER_SPIN_MIN INT64_C(50000)        /* 50 us */
+#define QT_PACER_SPIN_MAX INT64_C(3000000)      /* 3 ms: beyond that, spinning costs a core */
 #define QT_PACER_LATE_DEFAULT INT64_C(1000000)  /* 1 ms */
 #define QT_PACER_SLEEP_CHUNK INT64_C(100000000) /* re-check stop every 100 ms */
 
@@ -137,8 +139,8 @@ void qt_pacer_init(qt_pacer *p, const qt_pacer_cfg *cfg, const qt_clock *clk)
         p->cfg.speed = 0;
     if (p->cfg.max_gap_ns < 0)
         p->cfg.max_gap_ns = 0;
-    if (p->cfg.spin_ns < 0)
-        p->cfg.spin_ns = QT_PACER_SPIN_DEFAULT;
+    p->adaptive = p->cfg.spin_ns < 0;
+    p->spin = p->adaptive ? QT_PACER_SPIN_DEFAULT : p->cfg.spin_ns;
     if (p->cfg.late_ns <= 0)
         p->cfg.late_ns = QT_PACER_LATE_DEFAULT;
     p->clk = clk ? *clk : qt_clock_mono;
@@ -198,15 +200,29 @@ int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
     due = qt_pacer_due(p, ts);
     if (p->cfg.speed == 0)
         return 0;
-    wake = due - p->cfg.spin_ns;
+    wake = due - p->spin;
     for (;;) {
+        int64_t target;
         now = p->clk.now(p->clk.ud);
         if (now >= wake)
             break;
         if (stop && *stop)
             return -1;
-        p->clk.sleep_until(wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake,
-                           p->clk.ud);
+        target = wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake;
+        p->clk.sleep_until(target, p->clk.ud);
+        if (p->adaptive && target == wake) {
+            /* how late did this machine wake? widen at once, narrow slowly */
+            int64_t over = p->clk.now(p->clk.ud) - target;
+            int64_t want = over + over / 4;
+            if (want > p->spin)
+                p->spin = want;
+            else
+                p->spin -= (p->spin - want) / 64;
+            if (p->spin < QT_PACER_SPIN_MIN)
+                p->spin = QT_PACER_SPIN_MIN;
+            if (p->spin > QT_PACER_SPIN_MAX)
+                p->spin = QT_PACER_SPIN_MAX;
+        }
     }
     while (now < due)
         now = p->clk.now(p->clk.ud);

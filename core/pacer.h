@@ -14,9 +14,14 @@
  * with the highest seen so far.
  *
  * Waiting is an absolute-time sleep (clock_nanosleep with TIMER_ABSTIME, so a
- * wake-up delay is never added twice) to spin_ns before the due time, then a
- * short spin on the clock; with the process timer slack set to 1 ns this
- * lands within a few microseconds.
+ * wake-up delay is never added twice) to a spin window before the due time,
+ * then a spin on the clock; with the process timer slack set to 1 ns this
+ * lands within a few microseconds. By default the window adapts: it starts
+ * at 1 ms and follows how late this machine actually wakes from such sleeps
+ * (the worst recent oversleep plus a quarter, narrowing by 1/64 a sleep,
+ * between 50 us and 3 ms), so a quiet machine spins little and a busy one
+ * still lands on time. What no spin can hide is the host taking the CPU
+ * away: on a shared VM that sets the floor (bench/replay.sh measures it).
  *
  * The clock is injectable (qt_clock) so the arithmetic is tested without
  * sleeping. Lateness (wake-up time minus due time) goes into a log-linear
@@ -69,7 +74,7 @@ int64_t qt_lat_hist_quantile(const qt_lat_hist *h, double q);
 typedef struct qt_pacer_cfg {
     double speed;       /* 1 real time, N N-times faster, 0 as fast as possible */
     int64_t max_gap_ns; /* longest silence kept, in tape time; 0 = no cap */
-    int64_t spin_ns;    /* spin this long before the due time; < 0 = default 200 us */
+    int64_t spin_ns;    /* spin this long before the due time; < 0 = adaptive (default) */
     int64_t late_ns;    /* lateness above this counts as late; <= 0 = default 1 ms */
 } qt_pacer_cfg;
 
@@ -85,6 +90,8 @@ typedef struct qt_pacer {
     uint64_t passes;   /* passes begun */
     uint64_t late;     /* messages later than cfg.late_ns */
     qt_lat_hist lat;   /* lateness of every paced message */
+    int adaptive;      /* the spin window follows observed oversleep */
+    int64_t spin;      /* the spin window in force */
 } qt_pacer;
 
 /* Sets the pacer up; clk NULL = qt_clock_monotonic(). Copies cfg and clk. */

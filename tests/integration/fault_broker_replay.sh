@@ -16,6 +16,17 @@ N=$(wc -l <"$QT_FIXTURES/spy-30m.jsonl")
 "$QT" export --db "$T/spy.db" | sed 's/^{\("recv":"[^"]*",\)\{0,1\}"msg"://; s/}$//' >"$T/tape.msgs"
 [ "$(wc -l <"$T/tape.msgs")" = "$N" ] || fail "export gave $(wc -l <"$T/tape.msgs") of $N"
 
+# wait_delivered N: until the topic holds at least N messages (so an outage
+# lands mid-replay however slow the machine is), at most 10 s.
+wait_delivered() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(kcat -C -b "$BOOT" -t quotes -e -q -f '.\n' 2>/dev/null | wc -l)" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "replay delivered fewer than $1 quotes in 10 s"
+}
+
 # start_ctl_broker NAME: qt_testalpaca's embedded broker that SIGUSR1 takes
 # down and SIGUSR2 brings back; sets BOOT and BPID.
 start_ctl_broker() {
@@ -36,7 +47,7 @@ start_ctl_broker du
 "$QT" replay --db "$T/spy.db" -b "$BOOT" --topic quotes --speed 900 2>"$T/du.rep.log" &
 RP=$!
 PIDS+=($RP)
-sleep 0.6
+wait_delivered 300
 kill -0 $RP 2>/dev/null || fail "replay ended before the outage"
 kill -USR1 $BPID
 sleep 1
@@ -71,7 +82,7 @@ start_ctl_broker nb
     -X message.timeout.ms=2000 2>"$T/nb.rep.log" &
 RP=$!
 PIDS+=($RP)
-sleep 0.6
+wait_delivered 300
 kill -0 $RP 2>/dev/null || fail "replay ended before the outage"
 kill -USR1 $BPID
 t0=$(date +%s%N)

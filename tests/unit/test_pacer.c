@@ -209,6 +209,35 @@ static void test_spin(void)
     QT_CHECK(fc.t >= 10 * MS);
 }
 
+/* The default spin window adapts to how late the machine wakes: with every
+ * sleep 1 ms late, it widens past 1 ms so messages land on time anyway;
+ * once sleeps are punctual it narrows again, never below 50 us. */
+static void test_spin_adaptive(void)
+{
+    fake_clock fc = {0, 1 * US, 1 * MS, 0};
+    qt_pacer_cfg cfg = {1.0, 0, -1, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    int64_t late = 0;
+    qt_pacer_init(&p, &cfg, &clk);
+    QT_CHECK_EQ_INT(p.spin, 1 * MS);
+    for (int i = 0; i <= 20; i++)
+        late = qt_pacer_wait(&p, i * 10 * MS, NULL);
+    QT_CHECK(p.spin >= 1250 * US - 5 * US && p.spin <= 3 * MS);
+    QT_CHECK(late >= 0 && late <= 2 * US); /* the last one lands on time */
+    fc.oversleep = 0;
+    for (int i = 21; i <= 2000; i++)
+        qt_pacer_wait(&p, i * 10 * MS, NULL);
+    QT_CHECK_EQ_INT(p.spin, 50 * US);
+    /* a fixed window stays fixed */
+    cfg.spin_ns = 300 * US;
+    fc.oversleep = 1 * MS;
+    qt_pacer_init(&p, &cfg, &clk);
+    for (int i = 0; i <= 20; i++)
+        qt_pacer_wait(&p, i * 10 * MS, NULL);
+    QT_CHECK_EQ_INT(p.spin, 300 * US);
+}
+
 static void test_hist(void)
 {
     qt_lat_hist h;
@@ -302,6 +331,7 @@ int main(void)
     test_stop();
     test_sleep_chunks();
     test_spin();
+    test_spin_adaptive();
     test_hist();
     test_hist_sum_saturates();
     test_real_clock();
