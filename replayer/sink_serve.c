@@ -69,8 +69,13 @@ static qt_err qt_sink_serve_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_
     if (e) {
         /* A message the Alpaca protocol cannot carry: skip it, remember it. */
         if (!k->base.failed++) {
-            snprintf(k->base.failure, sizeof k->base.failure, "message %" PRId64 ": %s", m->pos,
-                     e2[0] ? e2 : qt_strerror(e));
+            /* the reason is cut to fit: the summary line is for people */
+            int n = snprintf(k->base.failure, sizeof k->base.failure, "message %" PRId64 ": ",
+                             m->pos);
+            if (n > 0 && (size_t)n < sizeof k->base.failure)
+                snprintf(k->base.failure + n, sizeof k->base.failure - (size_t)n, "%.*s",
+                         (int)(sizeof k->base.failure - (size_t)n - 1),
+                         e2[0] ? e2 : qt_strerror(e));
             qt_warn("serve: skipping %s", k->base.failure);
         }
         return QT_OK;

@@ -13,7 +13,8 @@ B=$(cd "$B" && pwd)
 LOGS=$(mktemp -d /tmp/qt_memcheck.XXXXXX)
 VG=(valgrind -q --error-exitcode=99 --leak-check=full
     --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --trace-children=no)
+    --errors-for-leak-kinds=definite,indirect,possible --trace-children=no
+    --child-silent-after-fork=yes)
 cat > "$LOGS/quotetape" <<WRAP
 #!/bin/sh
 exec ${VG[*]} --log-file=$LOGS/vg.%p.log "$B/quotetape" "\$@"
@@ -30,6 +31,7 @@ for t in "$B"/test_*; do
   fi
 done
 for s in tests/integration/*.sh; do
+  # tests that take valgrind off PATH (missing gnuplot) cannot run it
   if QT="$LOGS/quotetape" QT_BIN="$B" QT_SRC="$PWD" QT_FIXTURES="$PWD/fixtures" \
      timeout 900 bash "$s" > "$LOGS/it.$(basename "$s").out" 2>&1; then
     echo "memcheck: $(basename "$s"): passed"
