@@ -12,7 +12,12 @@ msgs_of "$DB" --from +60s --to "$SEL_TO" > "$T/want.val"
 # ---- SIGINT into Kafka at 20x (90 s of tape = 4.5 s), stopped after ~1.5 s
 "$QT" replay --db "$DB" --from +60s --to "$SEL_TO" --speed 20 -b "$BOOT" --topic resumed 2> "$T/int.err" &
 pid=$!
-sleep 1.5
+# Signal only once quotes flow: a background job starts with SIGINT ignored
+# until quotetape installs its handler, so an early SIGINT would be lost.
+for _ in $(seq 200); do
+    [ "$(kcat -C -b "$BOOT" -t resumed -e -q -f '.\n' 2>/dev/null | wc -l)" -ge 100 ] && break
+    sleep 0.1
+done
 kill -INT $pid
 wait $pid
 rc=$?
@@ -52,7 +57,8 @@ check_file "stdout: stopped + resumed = export" <(cat "$T/s1" "$T/s2") "$T/want.
     fail "import gap tape"
 "$QT" replay --db "$T/gap.db" --stdout > "$T/g1" 2> "$T/gap.err" &
 pid=$!
-sleep 0.5
+for _ in $(seq 200); do [ -s "$T/g1" ] && break; sleep 0.05; done
+sleep 0.3 # now in the 30-minute silence
 start=$(date +%s%N)
 kill -INT $pid
 wait $pid
