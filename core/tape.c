@@ -29,6 +29,7 @@ struct qt_tape {
 struct qt_tape_iter {
     qt_tape *t;
     sqlite3_stmt *st;
+    int prices_only;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -564,9 +565,12 @@ qt_err qt_tape_iter_open(qt_tape *t, const qt_tape_sel *sel, qt_tape_iter **out,
     if (!it)
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     it->t = t;
+    it->prices_only = sel && sel->prices_only;
     e = qt_tape_sel_prepare(t, sel,
-                            "SELECT seq,session,symbol,t_ns,recv_ns,bid_px,bid_sz,bid_ex,ask_px,"
-                            "ask_sz,ask_ex,cond,tape,raw FROM quotes",
+                            it->prices_only
+                                ? "SELECT seq,symbol,t_ns,bid_px,ask_px FROM quotes"
+                                : "SELECT seq,session,symbol,t_ns,recv_ns,bid_px,bid_sz,bid_ex,"
+                                  "ask_px,ask_sz,ask_ex,cond,tape,raw FROM quotes",
                             NULL, "ORDER BY seq", &it->st, NULL, err, errsz);
     if (e) {
         free(it);
@@ -576,10 +580,16 @@ qt_err qt_tape_iter_open(qt_tape *t, const qt_tape_sel *sel, qt_tape_iter **out,
     return QT_OK;
 }
 
+/* Copies a text column into a bounded field (the hot path of every read). */
 static void qt_col_text(sqlite3_stmt *st, int col, char *dst, size_t n)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", s ? (const char *)s : "");
+    size_t len = s ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (len >= n)
+        len = n - 1;
+    if (len)
+        memcpy(dst, s, len);
+    dst[len] = '\0';
 }
 
 int qt_tape_iter_next(qt_tape_iter *it, qt_tape_row *row, char *err, size_t errsz)
@@ -592,7 +602,16 @@ int qt_tape_iter_next(qt_tape_iter *it, qt_tape_row *row, char *err, size_t errs
         qt_tape_sqlerr(it->t, rc, "read", err, errsz);
         return -1;
     }
-    memset(&row->q, 0, sizeof row->q);
+    if (it->prices_only) {
+        memset(row, 0, sizeof *row);
+        row->seq = sqlite3_column_int64(st, 0);
+        qt_col_text(st, 1, row->q.symbol, sizeof row->q.symbol);
+        row->q.t_ns = sqlite3_column_int64(st, 2);
+        row->q.bid_px = sqlite3_column_double(st, 3);
+        row->q.ask_px = sqlite3_column_double(st, 4);
+        row->raw = "";
+        return 1;
+    }
     row->seq = sqlite3_column_int64(st, 0);
     row->session = sqlite3_column_int64(st, 1);
     qt_col_text(st, 2, row->q.symbol, sizeof row->q.symbol);

@@ -88,6 +88,10 @@ typedef struct qt_tape_sel {
     size_t nsymbols;
     int64_t from_seq; /* inclusive; 0 = beginning */
     int64_t to_seq;   /* exclusive; 0 = end */
+    /* Iterators fill only seq, symbol, t_ns, bid_px and ask_px (the rest of
+     * the row is zero, raw empty): about half the cost of a full row, for
+     * readers that only chart prices. */
+    int prices_only;
 } qt_tape_sel;
 
 /* Resolves a position to a seq for sel's symbols. is_to picks the meaning of

@@ -104,6 +104,7 @@ qt_err qt_chart_tape(const qt_chart_opts *o, qt_chart_stats *st, char *err, size
     memset(&sel, 0, sizeof sel);
     sel.symbols = o->symbols;
     sel.nsymbols = o->nsymbols;
+    sel.prices_only = 1; /* a chart needs prices, not whole messages */
     if ((rc = qt_tape_open(o->db, QT_TAPE_READ, &t, err, errsz)))
         goto out;
     if ((rc = qt_chart_resolve(t, &sel, o->from, 0, &sel.from_seq, err, errsz)) ||

@@ -68,7 +68,7 @@ static void test_write_read(void)
 
     QT_CHECK_EQ_INT(qt_tape_open(p, QT_TAPE_READ, &t, err, sizeof err), QT_OK);
     const char *spy[] = {"SPY"};
-    qt_tape_sel all = {0}, s_spy = {spy, 1, 0, 0};
+    qt_tape_sel all = {0}, s_spy = {spy, 1, 0, 0, 0};
     QT_CHECK_EQ_INT(qt_tape_count(t, &all, &n, err, sizeof err), QT_OK);
     QT_CHECK_EQ_INT(n, 10);
     QT_CHECK_EQ_INT(qt_tape_count(t, &s_spy, &n, err, sizeof err), QT_OK);
@@ -89,6 +89,22 @@ static void test_write_read(void)
         QT_CHECK_EQ_STR(row.q.cond, "[\"R\"]");
         snprintf(raw, sizeof raw, "{\"T\":\"q\",\"S\":\"SPY\",\"i\":%d}", 2 * k);
         QT_CHECK(row.raw_len == strlen(raw) && memcmp(row.raw, raw, row.raw_len) == 0);
+        k++;
+    }
+    QT_CHECK_EQ_INT(k, 5);
+    qt_tape_iter_free(it);
+
+    /* prices only: the same quotes, prices and times; the rest left empty */
+    qt_tape_sel s_px = s_spy;
+    s_px.prices_only = 1;
+    k = 0;
+    QT_CHECK_EQ_INT(qt_tape_iter_open(t, &s_px, &it, err, sizeof err), QT_OK);
+    while (qt_tape_iter_next(it, &row, err, sizeof err) == 1) {
+        QT_CHECK_EQ_INT(row.seq, 2 * k + 1);
+        QT_CHECK_EQ_STR(row.q.symbol, "SPY");
+        QT_CHECK_EQ_INT(row.q.t_ns, t0 + 2 * k * INT64_C(1000000000));
+        QT_CHECK(row.q.bid_px == 100 + 2 * k && row.q.ask_px == 100 + 2 * k + 0.01);
+        QT_CHECK(row.raw_len == 0 && row.q.recv_ns == 0 && row.q.cond[0] == '\0');
         k++;
     }
     QT_CHECK_EQ_INT(k, 5);
@@ -131,7 +147,7 @@ static void test_write_read(void)
     QT_CHECK(strstr(err, "Kafka position") != NULL);
 
     /* half-open range: [3, 6) holds seqs 3,4,5 */
-    qt_tape_sel r = {NULL, 0, 3, 6};
+    qt_tape_sel r = {NULL, 0, 3, 6, 0};
     QT_CHECK_EQ_INT(qt_tape_count(t, &r, &n, err, sizeof err), QT_OK);
     QT_CHECK_EQ_INT(n, 3);
     qt_tape_free(t);
