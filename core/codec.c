@@ -652,6 +652,22 @@ qt_err qt_msg_parse_json(const char *buf, size_t len, int64_t recv_ns, qt_msg *m
     if (len > QT_FRAME_MAX)
         return qt_fail(QT_ETOOBIG, err, errsz, "message of %zu bytes exceeds the %u-byte limit",
                        len, QT_FRAME_MAX);
+    {
+        /* the common case in one pass: the fast source validates the whole
+         * text as one object, so the span scan below is only for the rest */
+        qt_fjsrc fs;
+        size_t b = qt_json_ws(buf, len, 0), e2 = len;
+        while (e2 > b && (buf[e2 - 1] == ' ' || buf[e2 - 1] == '\t' || buf[e2 - 1] == '\n' ||
+                          buf[e2 - 1] == '\r'))
+            e2--;
+        if (qt_fj_open(&fs, buf + b, e2 - b) == 0) {
+            m->raw = buf + b;
+            m->raw_len = e2 - b;
+            rc = qt_codec_decode(&fs.src, recv_ns, m, NULL, err, errsz);
+            if (!fs.overflow)
+                return rc;
+        }
+    }
     /* the scanner bounds nesting and finds the value's exact span */
     rc = qt_json_skip(buf, len, 0, &s, &e, err, errsz);
     if (rc)
