@@ -233,6 +233,47 @@ static const char *qt_fj_unescape(qt_fjsrc *fs, const char *b, size_t s, size_t 
     return fs->arena + start;
 }
 
+/* Exact powers of ten a double holds. */
+static const double qt_fj_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The common number, fast: at most 15 significant digits and no exponent
+ * ("512.34", "3", "-0.5"). The digits form an integer m < 2^53 and the
+ * value is m / 10^k with 10^k exact, so one IEEE division gives the
+ * correctly rounded double, the same as strtod (Clinger's fast path).
+ * Returns 0 for anything else, which the caller hands to strtod. */
+static int qt_fj_fast_number(const char *p, size_t n, qt_val *v)
+{
+    uint64_t m = 0;
+    int digits = 0, frac = 0, neg = 0, dot = 0;
+    size_t i = 0;
+
+    if (n && p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    for (; i < n; i++) {
+        char c = p[i];
+        if (c == '.') {
+            dot = 1;
+            continue;
+        }
+        if (c < '0' || c > '9' || ++digits > 15)
+            return 0; /* an exponent, or too many digits */
+        m = m * 10 + (uint64_t)(c - '0');
+        frac += dot;
+    }
+    v->d = (double)m / qt_fj_pow10[frac];
+    if (neg)
+        v->d = -v->d;
+    if (!dot || v->d == floor(v->d)) {
+        v->is_int = 1;
+        v->i = neg ? -(int64_t)(m / (uint64_t)qt_fj_pow10[frac]) : (int64_t)(m / (uint64_t)qt_fj_pow10[frac]);
+    }
+    return 1;
+}
+
 /* Fills v from the value at b[i] (already validated). */
 static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
 {
@@ -280,6 +321,8 @@ static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
     }
     v->kind = QT_V_NUMBER;
     qt_fj_number(b, len, &k, &isint);
+    if (qt_fj_fast_number(b + i, k - i, v))
+        return;
     /* the text ends at a delimiter of the enclosing object, so strtod and
      * strtoll stop at the number's end */
     v->d = strtod(b + i, NULL);

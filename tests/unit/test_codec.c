@@ -1181,8 +1181,51 @@ static void test_time(void)
     QT_CHECK_EQ_INT(bad_days, 0);
 }
 
+/* Prices decode to exactly the double strtod gives for the same text, on
+ * the fast path (up to 15 digits, no exponent) and off it: random decimals
+ * of 1..17 digits with 0..10 decimals, signs and exponents. */
+static void test_number_decoding(void)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    int mismatches = 0;
+    for (int n = 0; n < 50000; n++) {
+        char num[64], msg[256], err[256];
+        qt_msg m;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int digits = 1 + (int)(x % 17), decimals = (int)((x >> 8) % 11);
+        size_t k = 0;
+        if ((x >> 20) % 4 == 0)
+            num[k++] = '-';
+        for (int d = 0; d < digits; d++) {
+            if (d == digits - decimals && d > 0)
+                num[k++] = '.';
+            num[k++] = (char)('0' + (d == 0 && digits - decimals > 1 ? 1 + (x >> (24 + d)) % 9
+                                                                      : (x >> (24 + d)) % 10));
+        }
+        if ((x >> 40) % 10 == 0)
+            k += (size_t)snprintf(num + k, sizeof num - k, "e%d", (int)((x >> 44) % 7) - 3);
+        num[k] = '\0';
+        int len = snprintf(msg, sizeof msg,
+                           "{\"T\":\"q\",\"S\":\"X\",\"bp\":%s,\"bs\":1,\"ap\":1,\"as\":1,"
+                           "\"t\":\"2026-03-02T14:30:00Z\"}",
+                           num);
+        if (qt_msg_parse_json(msg, (size_t)len, 0, &m, err, sizeof err) != QT_OK) {
+            mismatches++;
+            fprintf(stderr, "'%s' did not parse: %s\n", num, err);
+        } else if (m.u.quote.bid_px != strtod(num, NULL)) {
+            mismatches++;
+            fprintf(stderr, "'%s' decoded as %.17g, strtod says %.17g\n", num, m.u.quote.bid_px,
+                    strtod(num, NULL));
+        }
+    }
+    QT_CHECK_EQ_INT(mismatches, 0);
+}
+
 int main(void)
 {
+    test_number_decoding();
     test_parse_types();
     test_error_codes();
     test_encode();
