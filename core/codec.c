@@ -688,15 +688,11 @@ typedef struct qt_jframe {
     size_t errsz;
 } qt_jframe;
 
-static int qt_jframe_elem(const char *elem, size_t len, void *ud)
+/* Hands one decoded message (rc from its decode) to the caller's callback,
+ * or records its error; returns nonzero to stop the walk. */
+static int qt_jframe_deliver(qt_jframe *f, qt_msg *m, qt_subscription *sub, qt_err rc,
+                             const char *why)
 {
-    qt_jframe *f = ud;
-    qt_subscription *sub = NULL;
-    qt_msg m;
-    char why[256];
-    qt_err rc;
-
-    rc = qt_json_decode(elem, len, f->recv_ns, &m, &sub, why, sizeof why);
     if (rc) {
         free(sub);
         f->rc = qt_fail(rc, f->err, f->errsz, "message %zu: %s", f->idx, why);
@@ -704,13 +700,23 @@ static int qt_jframe_elem(const char *elem, size_t len, void *ud)
     }
     f->idx++;
     f->delivered++;
-    if (f->cb(&m, f->ud)) {
+    if (f->cb(m, f->ud)) {
         free(sub);
         f->rc = qt_fail(QT_EINTR, f->err, f->errsz, "stopped by the message handler");
         return 1;
     }
     free(sub);
     return 0;
+}
+
+static int qt_jframe_elem(const char *elem, size_t len, void *ud)
+{
+    qt_jframe *f = ud;
+    qt_subscription *sub = NULL;
+    qt_msg m;
+    char why[256];
+    qt_err rc = qt_json_decode(elem, len, f->recv_ns, &m, &sub, why, sizeof why);
+    return qt_jframe_deliver(f, &m, sub, rc, why);
 }
 
 qt_err qt_frame_parse_json(const char *buf, size_t len, int64_t recv_ns, qt_msg_cb cb, void *ud,
@@ -743,7 +749,57 @@ qt_err qt_frame_parse_json(const char *buf, size_t len, int64_t recv_ns, qt_msg_
     }
     if (i >= len || buf[i] != '[')
         return qt_fail(QT_EINVAL, err, errsz, "frame is not a JSON array of messages");
-    rc = qt_json_split_array(buf, len, qt_jframe_elem, &f, why, sizeof why);
+    /* One pass over the frame: the fast source delimits, validates and
+     * decodes each message object at once. An element it does not take
+     * (invalid, or not a flat object) is delimited by the scanner and
+     * decoded the general way, which also words any error. */
+    rc = QT_OK;
+    i = qt_json_ws(buf, len, i + 1);
+    if (i < len && buf[i] == ']') {
+        i++;
+    } else {
+        for (;;) {
+            size_t s, e;
+            qt_fjsrc fs;
+            int stop;
+            if (i < len && buf[i] == '{' && qt_fj_object(&fs, buf, len, i, &e) == 0) {
+                qt_subscription *sub = NULL;
+                qt_msg m;
+                s = i;
+                m.raw = buf + s;
+                m.raw_len = e - s;
+                rc = qt_codec_decode(&fs.src, recv_ns, &m, &sub, why, sizeof why);
+                if (fs.overflow) {
+                    free(sub);
+                    stop = qt_jframe_elem(buf + s, e - s, &f);
+                } else {
+                    stop = qt_jframe_deliver(&f, &m, sub, rc, why);
+                }
+            } else {
+                if ((rc = qt_json_skip(buf, len, i, &s, &e, why, sizeof why)))
+                    break;
+                stop = qt_jframe_elem(buf + s, e - s, &f);
+            }
+            if (stop) {
+                rc = QT_EINTR;
+                break;
+            }
+            i = qt_json_ws(buf, len, e);
+            if (i < len && buf[i] == ',') {
+                i = qt_json_ws(buf, len, i + 1);
+                continue;
+            }
+            if (i < len && buf[i] == ']') {
+                i++;
+                break;
+            }
+            rc = qt_fail(QT_EINVAL, why, sizeof why, "expected ',' or ']' at byte %zu", i);
+            break;
+        }
+    }
+    if (!rc && qt_json_ws(buf, len, i) != len)
+        rc = qt_fail(QT_EINVAL, why, sizeof why, "trailing bytes after the array at byte %zu",
+                     qt_json_ws(buf, len, i));
     if (delivered)
         *delivered = f.delivered;
     if (rc == QT_EINTR)

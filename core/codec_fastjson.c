@@ -371,9 +371,8 @@ static void qt_fj_elem(const qt_src *src, const void *arr, size_t i, qt_val *v)
     qt_fj_val(fs, k, v);
 }
 
-int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
+int qt_fj_object(qt_fjsrc *fs, const char *buf, size_t len, size_t i, size_t *end)
 {
-    size_t i = qt_fj_skipws(buf, len, 0);
     int esc;
 
     fs->src.obj = fs;
@@ -388,8 +387,8 @@ int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
         return QT_FJ_FALLBACK;
     i = qt_fj_skipws(buf, len, i + 1);
     if (i < len && buf[i] == '}') {
-        i++;
-        goto tail;
+        *end = i + 1;
+        return 0;
     }
     for (;;) {
         size_t ks = i;
@@ -403,7 +402,8 @@ int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
             return QT_FJ_FALLBACK;
         i = qt_fj_skipws(buf, len, i + 1);
         fs->val[fs->n] = i;
-        if (qt_fj_value(buf, len, &i, 1))
+        /* the object is level 1, as for the scanner: members are level 2 */
+        if (qt_fj_value(buf, len, &i, 2))
             return QT_FJ_FALLBACK;
         fs->n++;
         i = qt_fj_skipws(buf, len, i);
@@ -412,11 +412,17 @@ int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
             continue;
         }
         if (i < len && buf[i] == '}') {
-            i++;
-            break;
+            *end = i + 1;
+            return 0;
         }
         return QT_FJ_FALLBACK;
     }
-tail:
-    return qt_fj_skipws(buf, len, i) == len ? 0 : QT_FJ_FALLBACK;
+}
+
+int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len)
+{
+    size_t end;
+    if (qt_fj_object(fs, buf, len, qt_fj_skipws(buf, len, 0), &end))
+        return QT_FJ_FALLBACK;
+    return qt_fj_skipws(buf, len, end) == len ? 0 : QT_FJ_FALLBACK;
 }

@@ -86,4 +86,8 @@ typedef struct qt_fjsrc {
 
 int qt_fj_open(qt_fjsrc *fs, const char *buf, size_t len);
 
+/* The same for the object starting at buf[i] inside a larger text (a
+ * frame): on success *end is one past its closing brace. */
+int qt_fj_object(qt_fjsrc *fs, const char *buf, size_t len, size_t i, size_t *end);
+
 #endif

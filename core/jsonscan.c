@@ -83,43 +83,6 @@ qt_err qt_json_skip(const char *buf, size_t len, size_t i, size_t *start, size_t
     return QT_OK;
 }
 
-qt_err qt_json_split_array(const char *buf, size_t len, qt_elem_cb cb, void *ud, char *err,
-                           size_t errsz)
-{
-    size_t i = qt_json_ws(buf, len, 0), s, e;
-    qt_err rc;
-
-    if (i >= len || buf[i] != '[')
-        return qt_fail(QT_EINVAL, err, errsz, "expected a JSON array");
-    i = qt_json_ws(buf, len, i + 1);
-    if (i < len && buf[i] == ']') {
-        i++;
-        goto tail;
-    }
-    for (;;) {
-        rc = qt_json_skip(buf, len, i, &s, &e, err, errsz);
-        if (rc)
-            return rc;
-        if (cb(buf + s, e - s, ud))
-            return QT_EINTR;
-        i = qt_json_ws(buf, len, e);
-        if (i < len && buf[i] == ',') {
-            i++;
-            continue;
-        }
-        if (i < len && buf[i] == ']') {
-            i++;
-            break;
-        }
-        return qt_fail(QT_EINVAL, err, errsz, "expected ',' or ']' at byte %zu", i);
-    }
-tail:
-    i = qt_json_ws(buf, len, i);
-    if (i != len)
-        return qt_fail(QT_EINVAL, err, errsz, "trailing bytes after the array at byte %zu", i);
-    return QT_OK;
-}
-
 qt_err qt_json_member(const char *buf, size_t len, const char *key, const char **val,
                       size_t *val_len, char *err, size_t errsz)
 {

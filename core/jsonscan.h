@@ -24,13 +24,6 @@ size_t qt_json_ws(const char *buf, size_t len, size_t i);
 qt_err qt_json_skip(const char *buf, size_t len, size_t i, size_t *start, size_t *end, char *err,
                     size_t errsz);
 
-/* Calls cb(elem, elem_len, ud) for each top-level element of the JSON array
- * text, in order; cb returning nonzero stops the walk with QT_EINTR. The
- * text must be exactly one array (whitespace around it allowed). */
-typedef int (*qt_elem_cb)(const char *elem, size_t len, void *ud);
-qt_err qt_json_split_array(const char *buf, size_t len, qt_elem_cb cb, void *ud, char *err,
-                           size_t errsz);
-
 /* In the top-level object text, finds member key (unescaped ASCII compare)
  * and returns its value's span. QT_ENOTFOUND if absent. */
 qt_err qt_json_member(const char *buf, size_t len, const char *key, const char **val,

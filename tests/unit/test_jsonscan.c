@@ -1,5 +1,5 @@
 /* Unit tests for the JSON value scanner (core/jsonscan.h): exact spans of
- * values, array elements and object members, and the errors for broken
+ * values and object members, and the errors for broken
  * input. */
 #include <stdlib.h>
 #include <string.h>
@@ -102,88 +102,6 @@ static void test_skip(void)
     }
 }
 
-typedef struct elems {
-    int n, stop_at;
-    char text[8][128];
-} elems;
-
-static int on_elem(const char *e, size_t len, void *ud)
-{
-    elems *x = ud;
-    if (x->n < 8 && len < 128) {
-        memcpy(x->text[x->n], e, len);
-        x->text[x->n][len] = '\0';
-    }
-    x->n++;
-    return x->stop_at && x->n >= x->stop_at;
-}
-
-static qt_err split(const char *text, elems *x, char *err, size_t errsz)
-{
-    size_t len = strlen(text);
-    char *copy = malloc(len ? len : 1);
-    qt_err rc;
-    int stop = x->stop_at;
-
-    memcpy(copy, text, len);
-    memset(x, 0, sizeof *x);
-    x->stop_at = stop;
-    err[0] = '\0';
-    rc = qt_json_split_array(copy, len, on_elem, x, err, errsz);
-    free(copy);
-    return rc;
-}
-
-static void test_split(void)
-{
-    elems x;
-    char err[160];
-
-    memset(&x, 0, sizeof x);
-    QT_CHECK_EQ_INT(
-        split(" [ {\"T\":\"q\"} ,\n\t[1, 2] ,\"s,]\" , 3.5,null ] \n", &x, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(x.n, 5);
-    QT_CHECK_EQ_STR(x.text[0], "{\"T\":\"q\"}");
-    QT_CHECK_EQ_STR(x.text[1], "[1, 2]");
-    QT_CHECK_EQ_STR(x.text[2], "\"s,]\"");
-    QT_CHECK_EQ_STR(x.text[3], "3.5");
-    QT_CHECK_EQ_STR(x.text[4], "null");
-
-    QT_CHECK_EQ_INT(split("[]", &x, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(x.n, 0);
-    QT_CHECK_EQ_INT(split(" [ \r\n ] ", &x, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(x.n, 0);
-
-    static const struct {
-        const char *text;
-        int n; /* elements delivered before the error */
-        const char *err;
-    } bad[] = {
-        {"", 0, "expected a JSON array"},
-        {"{\"a\":1}", 0, "expected a JSON array"},
-        {"x[]", 0, "expected a JSON array"},
-        {"[", 0, "expected a JSON value, found end of input"},
-        {"[1", 1, "expected ',' or ']' at byte 2"},
-        {"[1 2]", 1, "expected ',' or ']' at byte 3"},
-        {"[1,]", 1, "unbalanced ']' at byte 3"},
-        {"[,1]", 0, "unexpected ',' at byte 1"},
-        {"[1]]", 1, "trailing bytes after the array at byte 3"},
-        {"[1] [2]", 1, "trailing bytes after the array at byte 4"},
-        {"[{\"a\":1]", 0, "unbalanced ']' at byte 7"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        x.stop_at = 0;
-        QT_CHECK_EQ_INT(split(bad[i].text, &x, err, sizeof err), QT_EINVAL);
-        QT_CHECK_EQ_INT(x.n, bad[i].n);
-        QT_CHECK_EQ_STR(err, bad[i].err);
-    }
-
-    /* the callback stops the walk */
-    x.stop_at = 2;
-    QT_CHECK_EQ_INT(split("[1,2,3]", &x, err, sizeof err), QT_EINTR);
-    QT_CHECK_EQ_INT(x.n, 2);
-}
-
 static void test_member(void)
 {
     const char *obj = " { \"T\" : \"q\", \"S\":\"A\\\"B\", \"c\":[\"x\",{\"t\":1}], \"t\": "
@@ -222,7 +140,6 @@ int main(void)
 {
     test_ws();
     test_skip();
-    test_split();
     test_member();
     return qt_test_done("test_jsonscan");
 }
