@@ -348,9 +348,11 @@ static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
 static void qt_fj_get(const qt_src *src, const char *key, qt_val *v)
 {
     const qt_fjsrc *fs = (const qt_fjsrc *)src;
-    size_t kl = strlen(key);
+    /* strncmp stops at the end of key, so a longer member name never reads
+     * past it; key[klen] is then in bounds and must end the key */
     for (size_t m = 0; m < fs->n; m++)
-        if (fs->klen[m] == kl && memcmp(fs->buf + fs->key[m], key, kl) == 0) {
+        if (fs->buf[fs->key[m]] == key[0] &&
+            strncmp(fs->buf + fs->key[m], key, fs->klen[m]) == 0 && key[fs->klen[m]] == '\0') {
             qt_fj_val(fs, fs->val[m], v);
             return;
         }
