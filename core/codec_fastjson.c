@@ -275,7 +275,9 @@ static int qt_fj_fast_number(const char *p, size_t n, qt_val *v)
 }
 
 /* Fills v from the value at b[i] (already validated). */
-static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
+/* Fills v from the value at b[i] (already validated); end is one past the
+ * value when known (a member's), else 0. */
+static void qt_fj_val(const qt_fjsrc *cfs, size_t i, size_t end, qt_val *v)
 {
     qt_fjsrc *fs = (qt_fjsrc *)cfs; /* the arena is scratch, even for const lookups */
     const char *b = fs->buf;
@@ -285,7 +287,12 @@ static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
     memset(v, 0, sizeof *v);
     switch (b[i]) {
     case '"':
-        qt_fj_string(b, len, &k, &esc);
+        if (end) {
+            k = end;
+            esc = memchr(b + i + 1, '\\', k - i - 2) != NULL;
+        } else {
+            qt_fj_string(b, len, &k, &esc);
+        }
         if (!esc) {
             v->s = b + i + 1;
             v->slen = k - i - 2;
@@ -320,8 +327,10 @@ static void qt_fj_val(const qt_fjsrc *cfs, size_t i, qt_val *v)
     default: break;
     }
     v->kind = QT_V_NUMBER;
+    if (end && qt_fj_fast_number(b + i, end - i, v))
+        return;
     qt_fj_number(b, len, &k, &isint);
-    if (qt_fj_fast_number(b + i, k - i, v))
+    if (!end && qt_fj_fast_number(b + i, k - i, v))
         return;
     /* the text ends at a delimiter of the enclosing object, so strtod and
      * strtoll stop at the number's end */
@@ -353,7 +362,7 @@ static void qt_fj_get(const qt_src *src, const char *key, qt_val *v)
     for (size_t m = 0; m < fs->n; m++)
         if (fs->buf[fs->key[m]] == key[0] &&
             strncmp(fs->buf + fs->key[m], key, fs->klen[m]) == 0 && key[fs->klen[m]] == '\0') {
-            qt_fj_val(fs, fs->val[m], v);
+            qt_fj_val(fs, fs->val[m], fs->vend[m], v);
             return;
         }
     memset(v, 0, sizeof *v);
@@ -370,7 +379,7 @@ static void qt_fj_elem(const qt_src *src, const void *arr, size_t i, qt_val *v)
         k = qt_fj_skipws(b, fs->len, k);
         k = qt_fj_skipws(b, fs->len, k + 1); /* the ',' */
     }
-    qt_fj_val(fs, k, v);
+    qt_fj_val(fs, k, 0, v);
 }
 
 int qt_fj_object(qt_fjsrc *fs, const char *buf, size_t len, size_t i, size_t *end)
@@ -407,6 +416,7 @@ int qt_fj_object(qt_fjsrc *fs, const char *buf, size_t len, size_t i, size_t *en
         /* the object is level 1, as for the scanner: members are level 2 */
         if (qt_fj_value(buf, len, &i, 2))
             return QT_FJ_FALLBACK;
+        fs->vend[fs->n] = i;
         fs->n++;
         i = qt_fj_skipws(buf, len, i);
         if (i < len && buf[i] == ',') {

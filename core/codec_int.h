@@ -78,7 +78,7 @@ typedef struct qt_fjsrc {
     qt_src src;
     const char *buf;
     size_t len, n;
-    size_t key[QT_FJ_MEMBERS], klen[QT_FJ_MEMBERS], val[QT_FJ_MEMBERS];
+    size_t key[QT_FJ_MEMBERS], klen[QT_FJ_MEMBERS], val[QT_FJ_MEMBERS], vend[QT_FJ_MEMBERS];
     char arena[2048];
     size_t arena_len;
     int overflow;
