@@ -460,6 +460,12 @@ static int qt_rec_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
         r->last_rx_mono = qt_mono_ns();
         r->last_rx_ns = qt_now_ns();
+        if (final && r->rx_len == 0 && !r->rx_oversize && len <= r->frame_max) {
+            /* a whole frame in one piece, the usual case: parse it where
+             * libwebsockets holds it, without copying */
+            qt_rec_frame(r, in, len);
+            break;
+        }
         if (!r->rx_oversize) {
             if (r->rx_len + len > r->rx_alloc) {
                 size_t n = qt_rec_grow(r->rx_alloc, r->rx_len + len, r->frame_max);
