@@ -1067,26 +1067,9 @@ qt_err qt_aserver_start(const qt_aserver_cfg *cfg, qt_aserver **out, char *err, 
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     }
 
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = port; /* 0: the kernel picks one */
-    info.iface = s->host;
-    info.protocols = as_protocols;
-    info.user = s;
-    info.count_threads = 1;
-    info.options = strchr(s->host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
-    lws_set_log_level(qt_log_get_level() >= QT_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
-    s->ctx = lws_create_context(&info);
-    if (!s->ctx) {
+    if ((rc = qt_net_listen(s->host, port, as_protocols, s, &s->ctx, &s->port, err, errsz))) {
         as_free_parts(s);
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot listen", host, port);
-    }
-    struct lws_vhost *vh = lws_get_vhost_by_name(s->ctx, "default");
-    s->port = vh ? lws_get_vhost_listen_port(vh) : port;
-    if (s->port <= 0) {
-        lws_context_destroy(s->ctx);
-        as_free_parts(s);
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot listen", host, port);
+        return rc;
     }
     if (pthread_create(&s->thread, NULL, as_thread, s)) {
         lws_context_destroy(s->ctx);

@@ -9,6 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <libwebsockets.h>
+
+#include "core/log.h"
+
 qt_err qt_net_parse_bind(const char *bind, char *host, size_t hostsz, int *port, int *loopback,
                          char *err, size_t errsz)
 {
@@ -86,5 +90,32 @@ qt_err qt_net_probe_bind(const char *host, int port, char *err, size_t errsz)
     close(fd);
     if (rc)
         return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: %s", host, port, strerror(e));
+    return QT_OK;
+}
+
+qt_err qt_net_listen(const char *host, int port, const struct lws_protocols *protocols,
+                     void *user, struct lws_context **ctx, int *bound, char *err, size_t errsz)
+{
+    struct lws_context_creation_info info;
+    struct lws_vhost *vh;
+
+    memset(&info, 0, sizeof info);
+    info.port = port; /* 0: the kernel picks one */
+    info.iface = host;
+    info.protocols = protocols;
+    info.user = user;
+    info.count_threads = 1;
+    info.options = strchr(host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+    lws_set_log_level(qt_log_get_level() >= QT_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
+    *ctx = lws_create_context(&info);
+    if (!*ctx)
+        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot listen", host, port);
+    vh = lws_get_vhost_by_name(*ctx, "default");
+    *bound = vh ? lws_get_vhost_listen_port(vh) : port;
+    if (*bound <= 0) {
+        lws_context_destroy(*ctx);
+        *ctx = NULL;
+        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot listen", host, port);
+    }
     return QT_OK;
 }

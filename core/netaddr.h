@@ -20,4 +20,15 @@ qt_err qt_net_parse_bind(const char *bind, char *host, size_t hostsz, int *port,
  * it, and leaks a little when it fails to listen. */
 qt_err qt_net_probe_bind(const char *host, int port, char *err, size_t errsz);
 
+struct lws_context;
+struct lws_protocols;
+
+/* Starts a libwebsockets server context listening on host:port (0 = the
+ * kernel picks; IPv6 only for a v6 host) with one service thread's worth of
+ * state, the given protocols and user pointer. *bound gets the port it
+ * listens on. libwebsockets logs errors only (warnings too with -v). On
+ * failure nothing is left to free. */
+qt_err qt_net_listen(const char *host, int port, const struct lws_protocols *protocols,
+                     void *user, struct lws_context **ctx, int *bound, char *err, size_t errsz);
+
 #endif

@@ -518,26 +518,15 @@ qt_err qt_web_start(const qt_web_cfg *cfg, qt_web **out, char *err, size_t errsz
     w->syms_len = strlen(w->syms_msg);
     w->syms_version = ++w->next_version;
 
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = port;
-    info.iface = w->host;
-    info.protocols = web_protocols;
-    info.user = w;
-    info.count_threads = 1;
-    info.options = strchr(w->host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
-    lws_set_log_level(qt_log_get_level() >= QT_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
-    w->ctx = lws_create_context(&info);
-    if (!w->ctx) {
+    if ((rc = qt_net_listen(w->host, port, web_protocols, w, &w->ctx, &w->port, err, errsz))) {
         web_free_parts(w);
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot listen", host, port);
+        return rc;
     }
-    struct lws_vhost *vh = lws_get_vhost_by_name(w->ctx, "default");
-    w->port = vh ? lws_get_vhost_listen_port(vh) : port;
-    if (w->port <= 0 || pthread_create(&w->thread, NULL, web_thread, w)) {
+    if (pthread_create(&w->thread, NULL, web_thread, w)) {
         lws_context_destroy(w->ctx);
         web_free_parts(w);
-        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d", host, port);
+        return qt_fail(QT_ENET, err, errsz, "cannot serve on %s:%d: cannot start a thread", host,
+                       port);
     }
     w->thread_started = 1;
     qt_info("view: serving the live page on http://%s%s%s:%d/", strchr(w->host, ':') ? "[" : "",
