@@ -203,7 +203,10 @@ static qt_err qt_dur_term(const char **pp, const char *s, int64_t *ns, char *err
             continue;
         if (ip > INT64_MAX / units[i].mul - 1)
             return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
-        int64_t add = ip * units[i].mul + (fp * units[i].mul) / fscale;
+        /* fp * mul / fscale without overflow (fp < fscale <= 1e9, found by
+         * fuzz_position with "1.222222222h"): split mul by fscale */
+        int64_t add = ip * units[i].mul + fp * (units[i].mul / fscale) +
+                      (fp * (units[i].mul % fscale)) / fscale;
         if (*ns > INT64_MAX - add)
             return qt_fail(QT_EINVAL, err, errsz, "duration '%s' is too large", s);
         *ns += add;
