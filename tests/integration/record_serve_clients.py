@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 
 
 class WS:
-    def __init__(self, port, msgpack):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port, msgpack, path="/v2/iex", timeout=30):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         ct = "Content-Type: application/msgpack\r\n" if msgpack else ""
-        self.s.sendall((f"GET /v2/iex HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                         f"Upgrade: websocket\r\nConnection: Upgrade\r\n{ct}"
                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         self.buf = b""

@@ -23,10 +23,8 @@ WANT's text byte for byte, in order; MessagePack clients the same fields,
 with "t" as the timestamp extension holding the quote's nanoseconds.
 Prints one "ok - ..." line per client; exit status 1 on any failure.
 """
-import base64
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -36,18 +34,8 @@ from record_serve_clients import WS, rfc_ns, unpack  # noqa: E402
 
 
 class Client(WS):
-    def __init__(self, port, msgpack, path):  # pylint: disable=super-init-not-called
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        key = base64.b64encode(os.urandom(16)).decode()
-        ct = "Content-Type: application/msgpack\r\n" if msgpack else ""
-        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        f"Upgrade: websocket\r\nConnection: Upgrade\r\n{ct}"
-                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self.buf += self._recv()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        assert b" 101 " in head.split(b"\r\n")[0], head[:60]
+    def __init__(self, port, msgpack, path):
+        super().__init__(port, msgpack, path, timeout=60)
 
     def frame(self, msgpack):
         binary, m = self.recv()
