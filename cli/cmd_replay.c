@@ -40,6 +40,9 @@ static const char qt_replay_help[] =
     "                         shifted in event time so time keeps increasing\n"
     "  --pace-by recv|event   pace by receive times (what a live client saw; the\n"
     "                         default when the tape has them) or by event times\n"
+    "  --no-realtime          do not ask for real-time scheduling of the pacing\n"
+    "                         thread (asked for, where permitted, when a paced\n"
+    "                         replay goes to Kafka or stdout)\n"
     "sink:\n"
     "  -b, --brokers HOST:PORT  Kafka bootstrap servers (or -F FILE, -X KEY=VALUE)\n"
     "  --topic TOPIC          Kafka topic to produce to (idempotent producer)\n"
@@ -62,7 +65,9 @@ static const char qt_replay_help[] =
     "                         whose queue would overflow gets 407 and is dropped\n"
     "  --timestamps with --serve: original (default) sends quotes as recorded;\n"
     "                         shift or wall rewrite each quote's \"t\"\n"
-    "  -v, --verbose / -q, --quiet  more or less on stderr (-q: no progress line)\n"
+    "  -v, --verbose / -q, --quiet  more or less on stderr (-q: no progress line)\n";
+
+static const char qt_replay_help2[] =
     "\n"
     "On a terminal a progress line shows position, sent, rate, lateness and ETA.\n"
     "SIGINT/SIGTERM stop cleanly: everything sent is flushed, a summary is printed\n"
@@ -95,7 +100,8 @@ enum {
     OPT_AUTH,
     OPT_PER_CLIENT,
     OPT_WAIT_CLIENTS,
-    OPT_CLIENT_QUEUE
+    OPT_CLIENT_QUEUE,
+    OPT_NO_REALTIME
 };
 
 /* A count or byte size: digits with an optional k/m/g suffix (1024s). */
@@ -209,6 +215,7 @@ int qt_cmd_replay(int argc, char **argv)
                                        {"per-client", no_argument, 0, OPT_PER_CLIENT},
                                        {"wait-clients", required_argument, 0, OPT_WAIT_CLIENTS},
                                        {"client-queue", required_argument, 0, OPT_CLIENT_QUEUE},
+                                       {"no-realtime", no_argument, 0, OPT_NO_REALTIME},
                                        QT_CLI_COMMON_LONG,
                                        {0, 0, 0, 0}};
     const char *db = NULL, *from_topic = NULL, *topic = NULL, *symbols_arg = NULL;
@@ -219,7 +226,7 @@ int qt_cmd_replay(int argc, char **argv)
     qt_source *src = NULL;
     qt_sink *sink = NULL;
     char **symbols = NULL, err[1024], sum[512];
-    int to_stdout = 0, c, r, code, serve_any = 0, serve_auth = 0, per_client = 0;
+    int to_stdout = 0, c, r, code, serve_any = 0, serve_auth = 0, per_client = 0, no_rt = 0;
     const char *serve = NULL;
     int64_t wait_clients = 0, client_queue = 0;
     qt_err e = QT_OK;
@@ -242,6 +249,7 @@ int qt_cmd_replay(int argc, char **argv)
         case OPT_SERVE_ANY: serve_any = 1; break;
         case OPT_AUTH: serve_auth = 1; break;
         case OPT_PER_CLIENT: per_client = 1; break;
+        case OPT_NO_REALTIME: no_rt = 1; break;
         case OPT_WAIT_CLIENTS:
             if (qt_parse_size(optarg, 1, 1000000, &wait_clients)) {
                 code = qt_cli_usage_error("replay", "--wait-clients takes a count from 1, not "
@@ -308,6 +316,7 @@ int qt_cmd_replay(int argc, char **argv)
             break;
         case 'h':
             fputs(qt_replay_help, stdout);
+            fputs(qt_replay_help2, stdout);
             code = 0;
             goto out;
         default:
@@ -386,6 +395,7 @@ int qt_cmd_replay(int argc, char **argv)
 
     cfg.stop = qt_cli_stop_flag();
     cfg.progress = isatty(STDERR_FILENO) && qt_log_get_level() >= QT_LOG_INFO;
+    cfg.realtime = !no_rt;
     e = qt_replay_run(&cfg, src, sink, &st, err, sizeof err);
     qt_replay_summary(&st, sum, sizeof sum);
     if (e == QT_OK) {

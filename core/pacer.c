@@ -6,11 +6,13 @@
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #endif
 
 #define QT_PACER_SPIN_DEFAULT INT64_C(1000000)  /* 1 ms: the adaptive window starts wide */
-#define QT_PACER_SPIN_MIN INT64_C(50000)        /* 50 us */
+#define QT_PACER_SPIN_MIN INT64_C(250000)       /* 250 us: below, the wake-up tail shows */
 #define QT_PACER_SPIN_MAX INT64_C(3000000)      /* 3 ms: beyond that, spinning costs a core */
 #define QT_PACER_LATE_DEFAULT INT64_C(1000000)  /* 1 ms */
 #define QT_PACER_SLEEP_CHUNK INT64_C(100000000) /* re-check stop every 100 ms */
@@ -46,6 +48,32 @@ void qt_pacer_tune_thread(void)
 {
 #ifdef __linux__
     (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+int qt_pacer_realtime(qt_sched *saved)
+{
+#ifdef __linux__
+    struct sched_param sp = {0};
+    if (pthread_getschedparam(pthread_self(), &saved->policy, &sp) != 0)
+        return -1;
+    saved->priority = sp.sched_priority;
+    sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0 ? 0 : -1;
+#else
+    (void)saved;
+    return -1;
+#endif
+}
+
+void qt_pacer_unrealtime(const qt_sched *saved)
+{
+#ifdef __linux__
+    struct sched_param sp = {0};
+    sp.sched_priority = saved->priority;
+    (void)pthread_setschedparam(pthread_self(), saved->policy, &sp);
+#else
+    (void)saved;
 #endif
 }
 
@@ -211,13 +239,15 @@ int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
         target = wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake;
         p->clk.sleep_until(target, p->clk.ud);
         if (p->adaptive && target == wake) {
-            /* how late did this machine wake? widen at once, narrow slowly */
+            /* how late did this machine wake? widen at once, narrow
+             * slowly: the window has to cover the tail of the wake-ups,
+             * not their typical delay */
             int64_t over = p->clk.now(p->clk.ud) - target;
-            int64_t want = over + over / 4;
+            int64_t want = over + over / 2;
             if (want > p->spin)
                 p->spin = want;
             else
-                p->spin -= (p->spin - want) / 64;
+                p->spin -= (p->spin - want) / 1024;
             if (p->spin < QT_PACER_SPIN_MIN)
                 p->spin = QT_PACER_SPIN_MIN;
             if (p->spin > QT_PACER_SPIN_MAX)

@@ -18,10 +18,14 @@
  * then a spin on the clock; with the process timer slack set to 1 ns this
  * lands within a few microseconds. By default the window adapts: it starts
  * at 1 ms and follows how late this machine actually wakes from such sleeps
- * (the worst recent oversleep plus a quarter, narrowing by 1/64 a sleep,
- * between 50 us and 3 ms), so a quiet machine spins little and a busy one
- * still lands on time. What no spin can hide is the host taking the CPU
- * away: on a shared VM that sets the floor (bench/replay.sh measures it).
+ * (the worst recent oversleep plus a half, narrowing by 1/1024 a sleep,
+ * between 250 us and 3 ms): the window must cover the tail of the wake-up
+ * delays, not their median, and spinning 250 us costs under 1 % of a core
+ * at the gaps of a real-time replay. A thread that spins can still be
+ * preempted by other threads of the machine; qt_pacer_realtime() asks for a
+ * real-time policy so that they cannot. What no spin can hide is the host
+ * taking the CPU away: on a shared VM that sets the floor (bench/replay.sh
+ * measures it).
  *
  * The clock is injectable (qt_clock) so the arithmetic is tested without
  * sleeping. Lateness (wake-up time minus due time) goes into a log-linear
@@ -47,6 +51,22 @@ const qt_clock *qt_clock_monotonic(void);
 /* Lowers this thread's timer slack to 1 ns (Linux; a no-op elsewhere), so an
  * absolute sleep is not rounded up by the default 50 us. */
 void qt_pacer_tune_thread(void);
+
+/* The scheduling policy of a thread, to put back. */
+typedef struct qt_sched {
+    int policy, priority;
+} qt_sched;
+
+/* Asks for real-time scheduling (SCHED_FIFO at its lowest priority) for the
+ * calling thread, so that no ordinary thread of the machine can preempt it
+ * while it spins to a due time. Returns 0 when granted, with the old policy
+ * in *saved; -1 when refused (no CAP_SYS_NICE, RLIMIT_RTPRIO 0, not Linux),
+ * and nothing changed. For one pacing thread: many real-time spinners would
+ * starve everything else. The kernel's real-time throttling (95 % of a
+ * core by default) still bounds what it can take. */
+int qt_pacer_realtime(qt_sched *saved);
+/* Puts back the policy qt_pacer_realtime() replaced. */
+void qt_pacer_unrealtime(const qt_sched *saved);
 
 /* ---- lateness histogram ------------------------------------------------ */
 

@@ -13,6 +13,7 @@
  * running (rewind and free stop it first), so the inner source needs no
  * locking of its own. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,7 +167,18 @@ static void qt_pf_stop(qt_pf *pf)
 
 static qt_err qt_pf_start(qt_pf *pf, char *err, size_t errsz)
 {
-    if (pthread_create(&pf->thread, NULL, qt_pf_reader, pf) != 0)
+    pthread_attr_t attr;
+    struct sched_param sp = {0};
+    int rc;
+    /* Ordinary scheduling even when started from a real-time pacing
+     * thread (a rewind for --loop): the reader must not inherit it. */
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &sp);
+    rc = pthread_create(&pf->thread, &attr, qt_pf_reader, pf);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
         return qt_fail(QT_EIO, err, errsz, "cannot start the read-ahead thread");
     pf->running = 1;
     return QT_OK;

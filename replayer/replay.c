@@ -97,11 +97,18 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     int32_t last_part = -1, unsent_part = -1;
     uint64_t in_pass = 0;
     char e2[512];
+    qt_sched sched;
+    int rt = 0;
 
     memset(st, 0, sizeof *st);
     st->paced = cfg->speed > 0;
     pace_recv = cfg->pace_by == QT_PACE_RECV || (cfg->pace_by == QT_PACE_AUTO && src->has_recv);
     qt_pacer_tune_thread();
+    if (st->paced && cfg->realtime) {
+        rt = qt_pacer_realtime(&sched) == 0;
+        qt_debug("pacing thread: %s", rt ? "real-time scheduling (SCHED_FIFO)"
+                                         : "ordinary scheduling (real-time refused)");
+    }
     qt_pacer_init(&p, &pc, NULL);
     t0 = last_progress = qt_mono_ns();
     wall0 = qt_now_ns();
@@ -142,6 +149,13 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
             pass_min = pass_max = m.event_ns;
         if (st->sent == 0)
             first_ev = m.event_ns;
+        if (st->paced && sink->idle && (rc = sink->idle(sink, err, errsz))) {
+            have_unsent = 1;
+            unsent_pos = m.pos;
+            unsent_part = m.partition;
+            st->stopped = 1;
+            break;
+        }
         if (qt_pacer_wait(&p, pace_recv && m.recv_ns ? m.recv_ns : m.event_ns, cfg->stop) < 0) {
             have_unsent = 1;
             unsent_pos = m.pos;
@@ -183,6 +197,8 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
             }
         }
     }
+    if (rt)
+        qt_pacer_unrealtime(&sched);
     if (cfg->progress)
         fprintf(stderr, "\r\033[K");
 

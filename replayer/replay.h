@@ -88,6 +88,10 @@ qt_err qt_source_prefetch(qt_source **src, char *err, size_t errsz);
 typedef struct qt_sink qt_sink;
 struct qt_sink {
     qt_err (*send)(qt_sink *k, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz);
+    /* Optional: housekeeping (delivery reports, failure checks) that a paced
+     * replay calls before it waits for the next message, so that send()
+     * itself does as little as possible at the due time. */
+    qt_err (*idle)(qt_sink *k, char *err, size_t errsz);
     /* Waits up to timeout_ms for everything sent to be confirmed; what is
      * still unconfirmed then counts as failed. */
     qt_err (*flush)(qt_sink *k, int timeout_ms, char *err, size_t errsz);
@@ -141,6 +145,8 @@ typedef struct qt_replay_cfg {
     qt_ts_mode ts_mode;
     int progress;        /* draw a progress line on stderr */
     int flush_timeout_ms; /* final flush bound; 0 = 35 s */
+    int realtime;        /* paced: ask for real-time scheduling while pacing
+                          * (one replay per process only, see pacer.h) */
     volatile sig_atomic_t *stop;
 } qt_replay_cfg;
 

@@ -24,6 +24,7 @@ typedef struct qt_sink_kafka {
     int timeout_ms;        /* message.timeout.ms in effect */
     int64_t last_progress; /* mono ns of the last delivery report (or start) */
     int stalled;           /* no report for timeout_ms with messages out */
+    int served;            /* idle() served reports since the last send */
 } qt_sink_kafka;
 
 /* Delivery report: counts confirmations and remembers the lowest failed
@@ -47,31 +48,48 @@ static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     }
 }
 
+/* Serves delivery reports; fails on a delivery error or on a broker silent
+ * for longer than message.timeout.ms with messages out. */
+static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
+{
+    rd_kafka_poll(k->rk, 0);
+    if (k->base.failed)
+        return qt_fail(QT_EKAFKA, err, errsz, "delivery to '%s' failed: %s", k->topic,
+                       k->base.failure);
+    /* An idempotent producer may hold messages for a broker that went away
+     * well past message.timeout.ms; a silence that long with messages out
+     * is a failure now, so the replay does not run on into the void. */
+    if (k->produced > k->base.delivered + k->base.failed &&
+        qt_mono_ns() - k->last_progress > (int64_t)k->timeout_ms * QT_NS_PER_MS) {
+        k->stalled = 1;
+        return qt_fail(QT_EKAFKA, err, errsz,
+                       "no delivery confirmation from Kafka for %d ms (broker down?)",
+                       k->timeout_ms);
+    }
+    return QT_OK;
+}
+
+static qt_err qt_sink_kafka_idle(qt_sink *s, char *err, size_t errsz)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    k->served = 1;
+    return qt_sink_kafka_serve(k, err, errsz);
+}
+
 static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err,
                                  size_t errsz)
 {
     qt_sink_kafka *k = (qt_sink_kafka *)s;
     uint64_t out = k->produced - k->base.delivered - k->base.failed;
-    /* Serve delivery reports: at once while few are out (paced replays),
-     * every 64 messages at full speed, where a poll per message (a lock and
-     * a clock read each) would cost a fifth of the time. */
-    if (out < 64 || (k->produced & 63) == 0) {
-        rd_kafka_poll(k->rk, 0);
-        if (k->base.failed)
-            return qt_fail(QT_EKAFKA, err, errsz, "delivery to '%s' failed: %s", k->topic,
-                           k->base.failure);
-        /* An idempotent producer may hold messages for a broker that went
-         * away well past message.timeout.ms; a silence that long with
-         * messages out is a failure now, so the replay does not run on
-         * into the void. */
-        if (k->produced > k->base.delivered + k->base.failed &&
-            qt_mono_ns() - k->last_progress > (int64_t)k->timeout_ms * QT_NS_PER_MS) {
-            k->stalled = 1;
-            return qt_fail(QT_EKAFKA, err, errsz,
-                           "no delivery confirmation from Kafka for %d ms (broker down?)",
-                           k->timeout_ms);
-        }
-    }
+    qt_err e;
+    /* Serve delivery reports: not at all when idle() just did (paced
+     * replays), at once while few are out, and every 64 messages at full
+     * speed, where a poll per message (a lock and a clock read each) would
+     * cost a fifth of the time. */
+    if (k->served)
+        k->served = 0;
+    else if ((out < 64 || (k->produced & 63) == 0) && (e = qt_sink_kafka_serve(k, err, errsz)))
+        return e;
     /* Like qt_kafka_produce, through the held topic handle: on a full local
      * queue, serve delivery reports and retry, so a slow broker slows the
      * replay rather than losing quotes. */
@@ -207,6 +225,7 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     }
     k->base.send = qt_sink_kafka_send;
+    k->base.idle = qt_sink_kafka_idle;
     k->base.flush = qt_sink_kafka_flush;
     k->base.free = qt_sink_kafka_free;
     k->base.first_failed_pos = -1;

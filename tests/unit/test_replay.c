@@ -3,10 +3,12 @@
  * passes and their event-time shift, the resume position after a stop, a
  * failed send and a failed delivery, empty selections, source errors. */
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/qtime.h"
+#include "core/pacer.h"
 #include "replayer/replay.h"
 #include "tests/unit/qt_test.h"
 
@@ -80,6 +82,8 @@ typedef struct fake_sink {
     int64_t dr_fail_pos;     /* reported as failed at flush (-1 none) */
     volatile sig_atomic_t *stop_after; /* set *stop_after after stop_n sends */
     int stop_n;
+    int idles, idle_fail_at; /* idle() calls; the call that fails (-1 none) */
+    int idles_before[NMAX * 4]; /* idle() calls made before send i */
     int64_t pos[NMAX * 4], ts[NMAX * 4];
 } fake_sink;
 
@@ -90,6 +94,7 @@ static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *e
         return qt_fail(QT_EKAFKA, err, errsz, "broker said no");
     k->pos[k->n] = m->pos;
     k->ts[k->n] = ts_ms;
+    k->idles_before[k->n] = k->idles;
     k->n++;
     k->base.delivered++;
     if (k->stop_after && k->n == k->stop_n)
@@ -112,10 +117,20 @@ static qt_err fk_flush(qt_sink *s, int timeout_ms, char *err, size_t errsz)
     return QT_OK;
 }
 
+static qt_err fk_idle(qt_sink *s, char *err, size_t errsz)
+{
+    fake_sink *k = (fake_sink *)s;
+    if (k->idles++ == k->idle_fail_at)
+        return qt_fail(QT_EKAFKA, err, errsz, "no delivery confirmation");
+    return QT_OK;
+}
+
 static void fk_init(fake_sink *k)
 {
     memset(k, 0, sizeof *k);
+    k->idle_fail_at = -1;
     k->base.send = fk_send;
+    k->base.idle = fk_idle;
     k->base.flush = fk_flush;
     k->base.free = NULL;
     k->base.first_failed_pos = -1;
@@ -335,6 +350,61 @@ static void test_paced(void)
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
     QT_CHECK(st.elapsed_ns >= 40 * MS && st.elapsed_ns < 200 * MS);
     QT_CHECK(st.max_ns < 30 * MS);
+    /* the sink's housekeeping runs before each wait, never at the due time */
+    QT_CHECK_EQ_INT(k.idles, 5);
+    for (int i = 0; i < 5; i++)
+        QT_CHECK_EQ_INT(k.idles_before[i], i + 1);
+}
+
+/* At full speed nothing waits, so idle() is never called; a paced replay
+ * whose idle() fails stops there, and the message not yet sent is where it
+ * resumes. */
+static void test_idle(void)
+{
+    fake_src f;
+    fake_sink k;
+    qt_replay_stats st;
+    qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
+    char err[256];
+    fs_init(&f, 5, 1000 * SEC, SEC);
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.idles, 0);
+    c.speed = 1e6;
+    fs_init(&f, 5, 1000 * SEC, SEC);
+    fk_init(&k);
+    k.idle_fail_at = 3;
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_EKAFKA);
+    QT_CHECK_EQ_STR(err, "no delivery confirmation");
+    QT_CHECK_EQ_INT(st.sent, 3);
+    QT_CHECK_EQ_STR(st.resume, "seq:103");
+}
+
+/* A paced replay asked to run real-time takes SCHED_FIFO where the process
+ * may (root, CAP_SYS_NICE) and gives it back when it ends. */
+static void test_realtime(void)
+{
+    fake_src f;
+    fake_sink k;
+    qt_replay_stats st;
+    qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
+    qt_sched saved;
+    char err[256];
+    int granted = qt_pacer_realtime(&saved) == 0;
+    if (granted) {
+        QT_CHECK_EQ_INT(sched_getscheduler(0), SCHED_FIFO);
+        qt_pacer_unrealtime(&saved);
+    }
+    QT_CHECK_EQ_INT(sched_getscheduler(0), SCHED_OTHER);
+    c.speed = 1000;
+    c.realtime = 1;
+    fs_init(&f, 3, 1000 * SEC, SEC);
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(st.sent, 3);
+    QT_CHECK_EQ_INT(sched_getscheduler(0), SCHED_OTHER);
+    if (!granted)
+        fprintf(stderr, "test_replay: real-time scheduling refused here; policy checks skipped\n");
 }
 
 int main(void)
@@ -349,5 +419,7 @@ int main(void)
     test_delivery_fails();
     test_empty_and_errors();
     test_paced();
+    test_idle();
+    test_realtime();
     return qt_test_done("test_replay");
 }
