@@ -12,6 +12,7 @@
  * caller's thread calls everything else, and only while the reader is not
  * running (rewind and free stop it first), so the inner source needs no
  * locking of its own. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include "core/codec.h"
 #include "replayer/replay.h"
 
-#define QT_PF_CHUNK 128
+#define QT_PF_CHUNK 1024
 #define QT_PF_NCHUNK 8
 #define QT_PF_ARENA_MAX (8u * 1024u * 1024u)
 
@@ -93,6 +94,9 @@ static void *qt_pf_reader(void *arg)
     qt_replay_msg m;
     int pending = 0, end = 1;
 
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "qt:read-ahead");
+#endif
     while (end == 1) {
         qt_pf_chunk *c;
         pthread_mutex_lock(&pf->mu);

@@ -22,7 +22,8 @@ typedef struct qt_sink_kafka {
     char *topic;
     uint64_t produced;
     int timeout_ms;        /* message.timeout.ms in effect */
-    int64_t last_progress; /* mono ns of the last delivery report (or start) */
+    int64_t last_progress; /* mono ns when reports last moved (or start) */
+    uint64_t reports, seen_reports; /* delivery reports: all, as of last_progress */
     int stalled;           /* no report for timeout_ms with messages out */
     int served;            /* idle() served reports since the last send */
 } qt_sink_kafka;
@@ -34,7 +35,7 @@ static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     qt_sink_kafka *k = opaque;
     int64_t pos = (int64_t)(intptr_t)m->_private;
     (void)rk;
-    k->last_progress = qt_mono_ns();
+    k->reports++;
     if (!m->err) {
         k->base.delivered++;
         return;
@@ -48,11 +49,22 @@ static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     }
 }
 
+/* Serves delivery reports for up to timeout_ms; notes when the last ones
+ * came (one clock read per poll, not per report). */
+static void qt_sink_kafka_poll(qt_sink_kafka *k, int timeout_ms)
+{
+    rd_kafka_poll(k->rk, timeout_ms);
+    if (k->reports != k->seen_reports) {
+        k->seen_reports = k->reports;
+        k->last_progress = qt_mono_ns();
+    }
+}
+
 /* Serves delivery reports; fails on a delivery error or on a broker silent
  * for longer than message.timeout.ms with messages out. */
 static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
 {
-    rd_kafka_poll(k->rk, 0);
+    qt_sink_kafka_poll(k, 0);
     if (k->base.failed)
         return qt_fail(QT_EKAFKA, err, errsz, "delivery to '%s' failed: %s", k->topic,
                        k->base.failure);
@@ -108,7 +120,7 @@ static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_
             return qt_fail(QT_ETIMEOUT, err, errsz,
                            "cannot produce to '%s': local queue full for %d ms (broker down?)",
                            k->topic, waited);
-        rd_kafka_poll(k->rk, 10);
+        qt_sink_kafka_poll(k, 10);
         waited += 10;
     }
     if (k->produced == k->base.delivered + k->base.failed)
@@ -134,7 +146,10 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
     int left;
 
     for (;;) {
-        rd_kafka_poll(k->rk, 50);
+        /* rd_kafka_flush, not a poll: it also sends what is queued at once
+         * rather than after linger.ms, and serves delivery reports. */
+        rd_kafka_flush(k->rk, 50);
+        qt_sink_kafka_poll(k, 0);
         if ((left = rd_kafka_outq_len(k->rk)) <= 0)
             break;
         now = qt_mono_ns();

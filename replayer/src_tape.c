@@ -98,11 +98,14 @@ static int qt_src_tape_next(qt_source *s, qt_replay_msg *m, char *err, size_t er
         return r;
     m->pos = sqlite3_column_int64(q, 0);
     m->partition = -1;
-    m->key = (const char *)sqlite3_column_text(q, 1);
+    /* _blob, not _text: the bytes as stored, straight from the page, where
+     * _text would copy each value to add a terminating NUL (the sinks take
+     * a length). */
+    m->key = sqlite3_column_blob(q, 1);
     m->key_len = (size_t)sqlite3_column_bytes(q, 1);
     m->event_ns = sqlite3_column_int64(q, 2);
     m->recv_ns = sqlite3_column_int64(q, 3); /* NULL reads as 0 = unknown */
-    m->value = (const char *)sqlite3_column_text(q, 4);
+    m->value = sqlite3_column_blob(q, 4);
     m->value_len = (size_t)sqlite3_column_bytes(q, 4);
     if (!m->key) {
         m->key = "";
