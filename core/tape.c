@@ -19,12 +19,36 @@
 /* Most symbols a selection may name (bound as SQL parameters). */
 #define QT_TAPE_SEL_MAX 500
 
+/* WAL checkpoints of a writable tape run on a thread of their own, with a
+ * connection of their own: copying the WAL back into the database (and its
+ * fsyncs) then costs the writer nothing. The writer's WAL hook wakes the
+ * thread once the WAL holds QT_TAPE_CKPT_BYTES. SQLite restarts the WAL
+ * only when a write transaction begins with all of it copied back, which a
+ * writer committing without pause may never see; so at twice that size the
+ * writer checkpoints by itself, copying only what the thread has not, and
+ * the WAL stays bounded either way. */
+#define QT_TAPE_CKPT_BYTES (32 * 1024 * 1024)
+/* New tapes use 16 KiB pages: a quarter of the page splits and WAL frame
+ * headers of SQLite's 4 KiB for an append-only table of ~200-byte rows.
+ * Tapes made with other page sizes keep theirs. */
+#define QT_TAPE_PAGE_SIZE "16384"
+
+typedef struct qt_tape_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db;
+    int want, quit;
+    int pages; /* checkpoint once the WAL holds this many */
+} qt_tape_ckpt;
+
 struct qt_tape {
     sqlite3 *db;
     char *path;
     int writable;
     int in_txn;
     sqlite3_stmt *ins_quote, *ins_trade, *ins_bar;
+    qt_tape_ckpt *ck; /* NULL: SQLite's own autocheckpoint */
 };
 
 struct qt_tape_iter {
@@ -119,8 +143,8 @@ static qt_err qt_tape_check(qt_tape *t, char *err, size_t errsz)
         if (!t->writable)
             return qt_fail(QT_ETAPE, err, errsz, "'%s' is not a tape: it is an empty database",
                            t->path);
-        qt_err e = qt_tape_exec(t, "BEGIN IMMEDIATE", "create", err, errsz);
-        if (e)
+        qt_err e = qt_tape_exec(t, "PRAGMA page_size=" QT_TAPE_PAGE_SIZE, "create", err, errsz);
+        if (e || (e = qt_tape_exec(t, "BEGIN IMMEDIATE", "create", err, errsz)))
             return e;
         if ((e = qt_tape_exec(t, qt_tape_sql, "create", err, errsz)) ||
             (e = qt_tape_exec(t, "PRAGMA user_version = 1", "create", err, errsz))) {
@@ -155,6 +179,85 @@ static qt_err qt_tape_prepare(qt_tape *t, sqlite3_stmt **st, const char *sql, ch
 static void qt_tape_sqlite_setup(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static void *qt_tape_ckpt_main(void *arg)
+{
+    qt_tape_ckpt *ck = arg;
+    for (;;) {
+        pthread_mutex_lock(&ck->mu);
+        while (!ck->want && !ck->quit)
+            pthread_cond_wait(&ck->cv, &ck->mu);
+        if (ck->quit) {
+            pthread_mutex_unlock(&ck->mu);
+            return NULL;
+        }
+        ck->want = 0;
+        pthread_mutex_unlock(&ck->mu);
+        /* PASSIVE: copies what no reader still needs, never waits on the
+         * writer; the writer restarts the WAL once all of it is copied. */
+        (void)sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+}
+
+/* Called by SQLite after each commit on the writer's connection. */
+static int qt_tape_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    qt_tape_ckpt *ck = ud;
+    if (pages >= 2 * ck->pages) {
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= ck->pages) {
+        pthread_mutex_lock(&ck->mu);
+        ck->want = 1;
+        pthread_cond_signal(&ck->cv);
+        pthread_mutex_unlock(&ck->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void qt_tape_ckpt_stop(qt_tape *t)
+{
+    qt_tape_ckpt *ck = t->ck;
+    if (!ck)
+        return;
+    sqlite3_wal_hook(t->db, NULL, NULL);
+    pthread_mutex_lock(&ck->mu);
+    ck->quit = 1;
+    pthread_cond_signal(&ck->cv);
+    pthread_mutex_unlock(&ck->mu);
+    pthread_join(ck->thread, NULL);
+    sqlite3_close_v2(ck->db);
+    pthread_cond_destroy(&ck->cv);
+    pthread_mutex_destroy(&ck->mu);
+    free(ck);
+    t->ck = NULL;
+}
+
+/* Starts the checkpoint thread; on any failure the tape keeps SQLite's own
+ * autocheckpoint (set at open), which is correct, only slower. */
+static void qt_tape_ckpt_start(qt_tape *t, int pages)
+{
+    qt_tape_ckpt *ck = calloc(1, sizeof *ck);
+    if (!ck)
+        return;
+    ck->pages = pages;
+    if (sqlite3_open_v2(t->path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close_v2(ck->db);
+        free(ck);
+        return;
+    }
+    pthread_mutex_init(&ck->mu, NULL);
+    pthread_cond_init(&ck->cv, NULL);
+    if (pthread_create(&ck->thread, NULL, qt_tape_ckpt_main, ck) != 0) {
+        sqlite3_close_v2(ck->db);
+        pthread_cond_destroy(&ck->cv);
+        pthread_mutex_destroy(&ck->mu);
+        free(ck);
+        return;
+    }
+    t->ck = ck;
+    sqlite3_wal_hook(t->db, qt_tape_wal_hook, ck); /* replaces the autocheckpoint */
 }
 
 qt_err qt_tape_open(const char *path, int mode, qt_tape **out, char *err, size_t errsz)
@@ -192,12 +295,23 @@ qt_err qt_tape_open(const char *path, int mode, qt_tape **out, char *err, size_t
         /* WAL lets readers (replay, info) run while a recorder writes;
          * synchronous=NORMAL in WAL mode keeps every committed batch across
          * a process crash (kill -9) and costs one fsync per checkpoint, not
-         * per commit. Checkpoints every 8192 pages (32 MiB of WAL) rather
-         * than SQLite's 1000: an eighth of the fsyncs at a recorder's rate. */
+         * per commit. Checkpoints every 32 MiB of WAL rather than SQLite's
+         * 1000 pages: an eighth of the fsyncs at a recorder's rate;
+         * they run on a thread of their own (qt_tape_ckpt_start), with this
+         * autocheckpoint as the fallback. */
+        int64_t page = 4096;
+        char sql[64];
+        if ((rc = qt_tape_int(t, "PRAGMA page_size", &page)) != SQLITE_OK) {
+            e = qt_tape_sqlerr(t, rc, "read", err, errsz);
+            goto fail;
+        }
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%d",
+                 (int)(QT_TAPE_CKPT_BYTES / (page > 0 ? page : 4096)));
         if ((e = qt_tape_exec(t, "PRAGMA journal_mode=WAL", "set WAL mode on", err, errsz)) ||
             (e = qt_tape_exec(t, "PRAGMA synchronous=NORMAL", "configure", err, errsz)) ||
-            (e = qt_tape_exec(t, "PRAGMA wal_autocheckpoint=8192", "configure", err, errsz)))
+            (e = qt_tape_exec(t, sql, "configure", err, errsz)))
             goto fail;
+        qt_tape_ckpt_start(t, (int)(QT_TAPE_CKPT_BYTES / (page > 0 ? page : 4096)));
         if ((e = qt_tape_prepare(t, &t->ins_quote,
                                  "INSERT INTO quotes(session,symbol,t_ns,recv_ns,bid_px,bid_sz,"
                                  "bid_ex,ask_px,ask_sz,ask_ex,cond,tape,raw) "
@@ -226,6 +340,9 @@ void qt_tape_free(qt_tape *t)
         return;
     if (t->in_txn)
         qt_tape_commit(t, NULL, 0);
+    /* the checkpointer's connection closes first, so the writer's close is
+     * the last one: it checkpoints what is left and removes the WAL */
+    qt_tape_ckpt_stop(t);
     sqlite3_finalize(t->ins_quote);
     sqlite3_finalize(t->ins_trade);
     sqlite3_finalize(t->ins_bar);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/codec.h"
+#include "core/jsonl.h"
 #include "core/qtime.h"
 #include "tests/unit/qt_test.h"
 
@@ -1223,8 +1224,80 @@ static void test_number_decoding(void)
     QT_CHECK_EQ_INT(mismatches, 0);
 }
 
+/* Tape JSON lines: the envelopes quotetape writes (parsed by a fast path)
+ * and every other accepted form give the same quote, with the raw text and
+ * the receive time; bad envelopes keep their precise errors. */
+typedef struct jl_got {
+    int n;
+    qt_msg m;
+    char raw[512];
+} jl_got;
+
+static int jl_cb(const qt_msg *m, void *ud)
+{
+    jl_got *g = ud;
+    g->m = *m;
+    snprintf(g->raw, sizeof g->raw, "%.*s", (int)m->raw_len, m->raw);
+    g->n++;
+    return 0;
+}
+
+static qt_err jl_parse(const char *line, jl_got *g, char *err, size_t errsz)
+{
+    memset(g, 0, sizeof *g);
+    err[0] = '\0';
+    return qt_jsonl_parse_line(line, strlen(line), jl_cb, g, NULL, err, errsz);
+}
+
+static void test_jsonl_envelopes(void)
+{
+    static const char q[] = "{\"T\":\"q\",\"S\":\"SPY\",\"bx\":\"V\",\"bp\":512.34,\"bs\":1,"
+                            "\"ax\":\"V\",\"ap\":512.39,\"as\":2,\"c\":[\"R\"],\"z\":\"B\","
+                            "\"t\":\"2026-03-02T14:30:00.065278436Z\"}";
+    static const char *const same[][2] = {
+        {"{\"recv\":\"2026-03-02T14:30:00.1Z\",\"msg\":", "}"},        /* as written */
+        {"{ \"recv\" : \"2026-03-02T14:30:00.1Z\", \"msg\" : ", " }"}, /* spaced */
+        {"{\"msg\":", ",\"recv\":\"2026-03-02T14:30:00.1Z\"}"},        /* reordered */
+        {"{\"recv\":\"2026-03-02T14:30:00.1Z\",\"msg\":", ",\"x\":[1,{}]}"}, /* extra */
+    };
+    char line[1024], err[256];
+    jl_got g;
+    int64_t recv;
+    QT_CHECK(qt_time_parse("2026-03-02T14:30:00.1Z", 22, &recv, err, sizeof err) == QT_OK);
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        snprintf(line, sizeof line, "%s%s%s", same[i][0], q, same[i][1]);
+        QT_CHECK_EQ_INT(jl_parse(line, &g, err, sizeof err), QT_OK);
+        QT_CHECK_EQ_INT(g.n, 1);
+        QT_CHECK_EQ_INT(g.m.type, QT_MSG_QUOTE);
+        QT_CHECK_EQ_STR(g.m.u.quote.symbol, "SPY");
+        QT_CHECK(g.m.u.quote.ask_px == 512.39);
+        QT_CHECK_EQ_INT(g.m.u.quote.recv_ns, recv);
+        QT_CHECK_EQ_STR(g.raw, q);
+    }
+    /* no receive time */
+    snprintf(line, sizeof line, "{\"msg\":%s}", q);
+    QT_CHECK_EQ_INT(jl_parse(line, &g, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(g.m.u.quote.recv_ns, 0);
+    QT_CHECK_EQ_STR(g.raw, q);
+    /* errors keep their wording */
+    snprintf(line, sizeof line, "{\"recv\":\"yesterday\",\"msg\":%s}", q);
+    QT_CHECK(jl_parse(line, &g, err, sizeof err) != QT_OK);
+    QT_CHECK(strstr(err, "\"recv\"") != NULL);
+    QT_CHECK_EQ_INT(g.n, 0);
+    QT_CHECK(jl_parse("{\"msg\":{\"T\":\"q\",\"S\":\"SPY\"}}", &g, err, sizeof err) != QT_OK);
+    QT_CHECK_EQ_INT(g.n, 0);
+    QT_CHECK(err[0] != '\0');
+    snprintf(line, sizeof line, "{\"msg\":%s", q); /* truncated */
+    QT_CHECK(jl_parse(line, &g, err, sizeof err) != QT_OK);
+    QT_CHECK_EQ_INT(g.n, 0);
+    snprintf(line, sizeof line, "{\"msg\":%s}}", q); /* one brace too many */
+    QT_CHECK(jl_parse(line, &g, err, sizeof err) != QT_OK);
+    QT_CHECK_EQ_INT(g.n, 0);
+}
+
 int main(void)
 {
+    test_jsonl_envelopes();
     test_number_decoding();
     test_parse_types();
     test_error_codes();

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -267,6 +268,58 @@ static void test_import(void)
     qt_tape_free(t);
 }
 
+/* A new tape has 16 KiB pages, and while a writer commits batch after
+ * batch its WAL stays bounded by the background checkpoints (about 32 MiB
+ * each, and the writer's own at 64 MiB when it commits without pause, as
+ * here). Every row is there afterwards and the WAL is gone at close. */
+static void test_wal_bounded(void)
+{
+    char p[256], wal[300], err[512], raw[200];
+    qt_tape *t;
+    int64_t session, seq = 0, n = 0, page = 0, max_wal = 0;
+    const int64_t t0 = INT64_C(1772461800000000000), rows = 400000;
+    struct stat sb;
+    sqlite3_stmt *st;
+
+    path_in(p, sizeof p, "wal.db");
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    memset(raw, 'x', sizeof raw);
+    QT_CHECK_EQ_INT(qt_tape_open(p, QT_TAPE_WRITE, &t, err, sizeof err), QT_OK);
+    QT_CHECK(sqlite3_prepare_v2(qt_tape_db(t), "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        page = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    QT_CHECK_EQ_INT(page, 16384);
+    QT_CHECK_EQ_INT(qt_tape_session_begin(t, NULL, &session, err, sizeof err), QT_OK);
+    for (int64_t i = 0; i < rows; i++) {
+        qt_quote q = mkq("SPY", t0 + i, 100);
+        if (i % 5000 == 0)
+            QT_CHECK_EQ_INT(qt_tape_begin(t, err, sizeof err), QT_OK);
+        if (qt_tape_append_quote(t, session, &q, raw, sizeof raw, &seq, err, sizeof err) != QT_OK)
+            break;
+        if (i % 5000 == 4999) {
+            QT_CHECK_EQ_INT(qt_tape_commit(t, err, sizeof err), QT_OK);
+            if (stat(wal, &sb) == 0 && sb.st_size > max_wal)
+                max_wal = sb.st_size;
+        }
+    }
+    QT_CHECK_EQ_INT(seq, rows);
+    QT_CHECK(max_wal > 0);
+    QT_CHECK(max_wal < INT64_C(72) * 1024 * 1024);
+    if (max_wal >= INT64_C(72) * 1024 * 1024)
+        fprintf(stderr, "test_tape: WAL grew to %lld bytes\n", (long long)max_wal);
+    qt_tape_free(t);
+    QT_CHECK(stat(wal, &sb) != 0);
+    QT_CHECK_EQ_INT(qt_tape_open(p, QT_TAPE_READ, &t, err, sizeof err), QT_OK);
+    QT_CHECK(sqlite3_prepare_v2(qt_tape_db(t), "SELECT count(*) FROM quotes", -1, &st, NULL) ==
+             SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    QT_CHECK_EQ_INT(n, rows);
+    qt_tape_free(t);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -278,6 +331,7 @@ int main(void)
     test_bad_files();
     test_locked();
     test_import();
+    test_wal_bounded();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot clean %s\n", dir);
