@@ -221,11 +221,20 @@ int64_t qt_pacer_due(qt_pacer *p, int64_t ts)
     return p->last_due;
 }
 
+int qt_pacer_has_time(const qt_pacer *p, int64_t due)
+{
+    return p->cfg.speed != 0 && p->clk.now(p->clk.ud) < due - p->spin;
+}
+
 int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
 {
-    int64_t due, now, wake, late;
+    return qt_pacer_wait_due(p, qt_pacer_due(p, ts), stop);
+}
 
-    due = qt_pacer_due(p, ts);
+int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
+{
+    int64_t now, wake, late;
+
     if (p->cfg.speed == 0)
         return 0;
     wake = due - p->spin;

@@ -130,6 +130,13 @@ int64_t qt_pacer_due(qt_pacer *p, int64_t ts);
  * NULL. At speed 0 returns 0 at once and records nothing. */
 int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop);
 
+/* qt_pacer_wait in two steps, for a caller with work to do in between:
+ * qt_pacer_due(), then qt_pacer_has_time() (1 when due is far enough off
+ * that the wait will sleep, so work done now cannot make the message late;
+ * always 0 at speed 0), then qt_pacer_wait_due() with that due time. */
+int qt_pacer_has_time(const qt_pacer *p, int64_t due);
+int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop);
+
 /* Starts a new pass (--loop): the next message re-anchors, due gap_ns of
  * tape time (divided by speed) after the last one, or at once if that moment
  * has passed. */

@@ -300,18 +300,19 @@ qt_err qt_tape_open(const char *path, int mode, qt_tape **out, char *err, size_t
          * they run on a thread of their own (qt_tape_ckpt_start), with this
          * autocheckpoint as the fallback. */
         int64_t page = 4096;
+        int ckpt_pages;
         char sql[64];
         if ((rc = qt_tape_int(t, "PRAGMA page_size", &page)) != SQLITE_OK) {
             e = qt_tape_sqlerr(t, rc, "read", err, errsz);
             goto fail;
         }
-        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%d",
-                 (int)(QT_TAPE_CKPT_BYTES / (page > 0 ? page : 4096)));
+        ckpt_pages = (int)(QT_TAPE_CKPT_BYTES / (page > 0 ? page : 4096));
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%d", ckpt_pages);
         if ((e = qt_tape_exec(t, "PRAGMA journal_mode=WAL", "set WAL mode on", err, errsz)) ||
             (e = qt_tape_exec(t, "PRAGMA synchronous=NORMAL", "configure", err, errsz)) ||
             (e = qt_tape_exec(t, sql, "configure", err, errsz)))
             goto fail;
-        qt_tape_ckpt_start(t, (int)(QT_TAPE_CKPT_BYTES / (page > 0 ? page : 4096)));
+        qt_tape_ckpt_start(t, ckpt_pages);
         if ((e = qt_tape_prepare(t, &t->ins_quote,
                                  "INSERT INTO quotes(session,symbol,t_ns,recv_ns,bid_px,bid_sz,"
                                  "bid_ex,ask_px,ask_sz,ask_ex,cond,tape,raw) "

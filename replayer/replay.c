@@ -93,7 +93,7 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     qt_err rc = QT_OK, frc;
     int pace_recv, r, have_last = 0, have_unsent = 0;
     int64_t t0, last_progress, wall0, shift = 0, first_ev = 0, pass_min = 0, pass_max = 0;
-    int64_t last_pos = 0, unsent_pos = 0;
+    int64_t last_pos = 0, unsent_pos = 0, due;
     int32_t last_part = -1, unsent_part = -1;
     uint64_t in_pass = 0;
     char e2[512];
@@ -149,14 +149,17 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
             pass_min = pass_max = m.event_ns;
         if (st->sent == 0)
             first_ev = m.event_ns;
-        if (st->paced && sink->idle && (rc = sink->idle(sink, err, errsz))) {
+        due = qt_pacer_due(&p, pace_recv && m.recv_ns ? m.recv_ns : m.event_ns);
+        /* the sink's housekeeping, only while there is time for it: a
+         * message already due (the rest of a burst) goes without it */
+        if (sink->idle && qt_pacer_has_time(&p, due) && (rc = sink->idle(sink, err, errsz))) {
             have_unsent = 1;
             unsent_pos = m.pos;
             unsent_part = m.partition;
             st->stopped = 1;
             break;
         }
-        if (qt_pacer_wait(&p, pace_recv && m.recv_ns ? m.recv_ns : m.event_ns, cfg->stop) < 0) {
+        if (qt_pacer_wait_due(&p, due, cfg->stop) < 0) {
             have_unsent = 1;
             unsent_pos = m.pos;
             unsent_part = m.partition;

@@ -89,8 +89,8 @@ typedef struct qt_sink qt_sink;
 struct qt_sink {
     qt_err (*send)(qt_sink *k, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz);
     /* Optional: housekeeping (delivery reports, failure checks) that a paced
-     * replay calls before it waits for the next message, so that send()
-     * itself does as little as possible at the due time. */
+     * replay calls before it waits for a message that is not due yet, so
+     * that send() itself does as little as possible at the due time. */
     qt_err (*idle)(qt_sink *k, char *err, size_t errsz);
     /* Waits up to timeout_ms for everything sent to be confirmed; what is
      * still unconfirmed then counts as failed. */

@@ -25,7 +25,6 @@ typedef struct qt_sink_kafka {
     int64_t last_progress; /* mono ns when reports last moved (or start) */
     uint64_t reports, seen_reports; /* delivery reports: all, as of last_progress */
     int stalled;           /* no report for timeout_ms with messages out */
-    int served;            /* idle() served reports since the last send */
 } qt_sink_kafka;
 
 /* Delivery report: counts confirmations and remembers the lowest failed
@@ -83,24 +82,18 @@ static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
 
 static qt_err qt_sink_kafka_idle(qt_sink *s, char *err, size_t errsz)
 {
-    qt_sink_kafka *k = (qt_sink_kafka *)s;
-    k->served = 1;
-    return qt_sink_kafka_serve(k, err, errsz);
+    return qt_sink_kafka_serve((qt_sink_kafka *)s, err, errsz);
 }
 
 static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err,
                                  size_t errsz)
 {
     qt_sink_kafka *k = (qt_sink_kafka *)s;
-    uint64_t out = k->produced - k->base.delivered - k->base.failed;
     qt_err e;
-    /* Serve delivery reports: not at all when idle() just did (paced
-     * replays), at once while few are out, and every 64 messages at full
-     * speed, where a poll per message (a lock and a clock read each) would
-     * cost a fifth of the time. */
-    if (k->served)
-        k->served = 0;
-    else if ((out < 64 || (k->produced & 63) == 0) && (e = qt_sink_kafka_serve(k, err, errsz)))
+    /* Serve delivery reports every 64 messages: a poll per message (a lock
+     * and a clock read each) would cost a fifth of a full-speed replay, and
+     * in a paced one idle() serves them while there is time. */
+    if ((k->produced & 63) == 0 && (e = qt_sink_kafka_serve(k, err, errsz)))
         return e;
     /* Like qt_kafka_produce, through the held topic handle: on a full local
      * queue, serve delivery reports and retry, so a slow broker slows the

@@ -238,6 +238,34 @@ static void test_spin_adaptive(void)
     QT_CHECK_EQ_INT(p.spin, 300 * US);
 }
 
+/* The two-step wait: has_time says whether work before the wait can make
+ * the message late (not within the spin window, not at speed 0), and
+ * wait_due lands on the due time as qt_pacer_wait does. */
+static void test_has_time(void)
+{
+    fake_clock fc = {0, 0, 0, 0};
+    qt_pacer_cfg cfg = {1.0, 0, 200 * US, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    int64_t due;
+    qt_pacer_init(&p, &cfg, &clk);
+    due = qt_pacer_due(&p, 0); /* the first is due now */
+    QT_CHECK_EQ_INT(qt_pacer_has_time(&p, due), 0);
+    QT_CHECK_EQ_INT(qt_pacer_wait_due(&p, due, NULL), 0);
+    due = qt_pacer_due(&p, 10 * MS);
+    QT_CHECK_EQ_INT(due, 10 * MS);
+    QT_CHECK_EQ_INT(qt_pacer_has_time(&p, due), 1);
+    fc.t = 10 * MS - 250 * US;
+    QT_CHECK_EQ_INT(qt_pacer_has_time(&p, due), 1);
+    fc.t = 10 * MS - 150 * US; /* inside the spin window */
+    QT_CHECK_EQ_INT(qt_pacer_has_time(&p, due), 0);
+    fc.tick = 1 * US;
+    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+    QT_CHECK(fc.t >= 10 * MS);
+    setup(&p, &fc, 0, 0); /* full speed: never */
+    QT_CHECK_EQ_INT(qt_pacer_has_time(&p, qt_pacer_due(&p, 50 * SEC)), 0);
+}
+
 static void test_hist(void)
 {
     qt_lat_hist h;
@@ -332,6 +360,7 @@ int main(void)
     test_sleep_chunks();
     test_spin();
     test_spin_adaptive();
+    test_has_time();
     test_hist();
     test_hist_sum_saturates();
     test_real_clock();

@@ -350,10 +350,18 @@ static void test_paced(void)
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
     QT_CHECK(st.elapsed_ns >= 40 * MS && st.elapsed_ns < 200 * MS);
     QT_CHECK(st.max_ns < 30 * MS);
-    /* the sink's housekeeping runs before each wait, never at the due time */
-    QT_CHECK_EQ_INT(k.idles, 5);
+    /* the sink's housekeeping runs before each wait, never at the due
+     * time: not before the first message (due at once), then once before
+     * each of the others */
+    QT_CHECK_EQ_INT(k.idles, 4);
     for (int i = 0; i < 5; i++)
-        QT_CHECK_EQ_INT(k.idles_before[i], i + 1);
+        QT_CHECK_EQ_INT(k.idles_before[i], i);
+    /* a burst (equal times) is all due at once: no housekeeping in it */
+    fs_init(&f, 5, 1000 * SEC, 0);
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(st.sent, 5);
+    QT_CHECK_EQ_INT(k.idles, 0);
 }
 
 /* At full speed nothing waits, so idle() is never called; a paced replay
@@ -370,10 +378,10 @@ static void test_idle(void)
     fk_init(&k);
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
     QT_CHECK_EQ_INT(k.idles, 0);
-    c.speed = 1e6;
-    fs_init(&f, 5, 1000 * SEC, SEC);
+    c.speed = 1000;
+    fs_init(&f, 5, 1000 * SEC, 10 * SEC); /* 10 ms apart */
     fk_init(&k);
-    k.idle_fail_at = 3;
+    k.idle_fail_at = 2; /* the third call: before the fourth message */
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_EKAFKA);
     QT_CHECK_EQ_STR(err, "no delivery confirmation");
     QT_CHECK_EQ_INT(st.sent, 3);
