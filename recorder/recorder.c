@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/qtime.h"
 #include "recorder/sink.h"
+#include "recorder/writer.h"
 
 /* How often the housekeeping timer runs: commits, Kafka polls, silence
  * checks and the stop flag are all looked at this often. */
@@ -32,6 +33,7 @@ typedef struct qt_rec {
     const qt_rec_opts *o;
     qt_rec_stats st;
     qt_sink *sink;
+    qt_writer *w; /* the sink's thread while the connection loop runs */
     struct lws_context *ctx;
     struct lws *wsi;
     lws_sorted_usec_list_t sul_connect, sul_tick;
@@ -217,7 +219,6 @@ static int qt_rec_has(const qt_sublist *l, const char *sym)
 /* Checks the subscription reply lists what was asked. */
 static void qt_rec_on_subscription(qt_rec *r, const qt_subscription *sub)
 {
-    char err[512];
     for (size_t i = 0; i < r->o->nsymbols; i++) {
         const char *sy = r->o->symbols[i];
         if (!qt_rec_has(&sub->quotes, sy) || (r->o->trades && !qt_rec_has(&sub->trades, sy)) ||
@@ -233,10 +234,8 @@ static void qt_rec_on_subscription(qt_rec *r, const qt_subscription *sub)
     r->limit_count = 0;
     if (r->down_ns) {
         int64_t now = qt_now_ns();
-        if (qt_sink_gap(r->sink, r->down_ns, now, r->reason, err, sizeof err))
-            qt_error("%s", err);
-        else
-            r->st.gaps++;
+        qt_writer_gap(r->w, r->down_ns, now, r->reason);
+        r->st.gaps++;
         qt_info("reconnected after %lld ms; gap recorded (%s)",
                 (long long)((now - r->down_ns) / QT_NS_PER_MS), r->reason);
         r->down_ns = 0;
@@ -328,36 +327,29 @@ static int qt_rec_on_msg(const qt_msg *m, void *ud)
     case QT_MSG_QUOTE:
         if (r->state != QT_RS_STREAMING)
             break;
-        e = qt_sink_quote(r->sink, &m->u.quote, m->raw, m->raw_len, err, sizeof err);
-        if (!e)
-            r->st.quotes++;
+        qt_writer_quote(r->w, &m->u.quote, m->raw, m->raw_len);
+        r->st.quotes++;
         break;
     case QT_MSG_TRADE:
         if (r->state != QT_RS_STREAMING || !r->o->trades)
             break;
-        e = qt_sink_trade(r->sink, &m->u.trade, m->raw, m->raw_len, err, sizeof err);
-        if (!e)
-            r->st.trades++;
+        qt_writer_trade(r->w, &m->u.trade, m->raw, m->raw_len);
+        r->st.trades++;
         break;
     case QT_MSG_BAR:
         if (r->state != QT_RS_STREAMING || !r->o->bars)
             break;
-        e = qt_sink_bar(r->sink, &m->u.bar, m->raw, m->raw_len, err, sizeof err);
-        if (!e)
-            r->st.bars++;
+        qt_writer_bar(r->w, &m->u.bar, m->raw, m->raw_len);
+        r->st.bars++;
         break;
     default:
         break;
     }
-    if (e) {
-        qt_rec_fatal(r, e, "%s", err);
-        return 1;
-    }
     if (m->type >= QT_MSG_QUOTE && m->type <= QT_MSG_BAR && r->state == QT_RS_STREAMING) {
         if (r->o->fanout)
             r->o->fanout(m, r->o->fanout_ud);
-        if (qt_sink_batch_full(r->sink)) {
-            if ((e = qt_sink_commit(r->sink, err, sizeof err))) {
+        if (qt_writer_batch_full(r->w)) {
+            if ((e = qt_writer_flush(r->w, err, sizeof err))) {
                 qt_rec_fatal(r, e, "%s", err);
                 return 1;
             }
@@ -576,13 +568,16 @@ static void qt_rec_tick(lws_sorted_usec_list_t *sul)
 
     if (r->o->stop && *r->o->stop)
         r->done = 1;
-    if (qt_sink_pending(r->sink) && now - r->last_commit_mono >= r->o->commit_interval_ns) {
-        qt_err e = qt_sink_commit(r->sink, err, sizeof err);
+    if (qt_writer_pending(r->w) && now - r->last_commit_mono >= r->o->commit_interval_ns) {
+        qt_err e = qt_writer_flush(r->w, err, sizeof err);
         if (e)
             qt_rec_fatal(r, e, "%s", err);
         r->last_commit_mono = now;
+    } else {
+        qt_err e = qt_writer_failed(r->w, err, sizeof err);
+        if (e)
+            qt_rec_fatal(r, e, "%s", err);
     }
-    qt_sink_poll(r->sink);
     if (r->wsi && r->state >= QT_RS_CONNECTED) {
         int64_t idle = now - r->last_rx_mono;
         if (r->state < QT_RS_STREAMING && now - r->conn_mono > r->o->connect_timeout_ns) {
@@ -745,6 +740,14 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
         free(r);
         return e;
     }
+    /* Batches of half a transaction: the writer may hold one while the
+     * next fills, so a kill -9 still loses at most batch_max rows. */
+    if ((e = qt_writer_start(r->sink, (o.batch_max ? o.batch_max : 10000) / 2, &r->w, err,
+                             errsz))) {
+        qt_sink_free(r->sink, qt_now_ns());
+        free(r);
+        return e;
+    }
 
     lws_set_log_level(qt_log_get_level() >= QT_LOG_DEBUG ? LLL_ERR | LLL_WARN : 0,
                       qt_rec_lws_log);
@@ -756,6 +759,7 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
     info.fd_limit_per_thread = 8;
     r->ctx = lws_create_context(&info);
     if (!r->ctx) {
+        qt_writer_stop(r->w, NULL, 0);
         qt_sink_free(r->sink, qt_now_ns());
         free(r);
         return qt_fail(QT_ENET, err, errsz, "cannot create the websocket context");
@@ -769,12 +773,24 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
         if (o.stop && *o.stop)
             r->done = 1;
 
-    /* an outage that lasts until the stop is a gap too */
-    if (r->down_ns && qt_sink_gap(r->sink, r->down_ns, qt_now_ns(), r->reason, err, errsz) == 0)
-        r->st.gaps++;
     lws_sul_cancel(&r->sul_connect);
     lws_sul_cancel(&r->sul_tick);
     lws_context_destroy(r->ctx);
+    {
+        /* everything received is written and committed; the sink is this
+         * thread's again */
+        char e2[512];
+        qt_err we = qt_writer_stop(r->w, e2, sizeof e2);
+        r->w = NULL;
+        if (we && !r->fatal) {
+            r->fatal = we;
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", e2);
+        }
+    }
+    /* an outage that lasts until the stop is a gap too */
+    if (!r->fatal && r->down_ns &&
+        qt_sink_gap(r->sink, r->down_ns, qt_now_ns(), r->reason, err, errsz) == 0)
+        r->st.gaps++;
 
     e = r->fatal;
     if (e)

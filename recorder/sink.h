@@ -1,8 +1,8 @@
 /* quotetape — the recorder's dual sink: the tape first, then Kafka.
  *
  * The tape is the store of record. Appends go into a batch transaction; a
- * batch is committed by qt_sink_commit (the recorder calls it at least every
- * 200 ms, when the batch is full, and at shutdown). Only committed rows are
+ * batch is committed by qt_sink_commit (the recorder's writer thread calls
+ * it after each batch it is handed, see writer.h). Only committed rows are
  * produced to Kafka, so Kafka never holds a quote the tape lost in a crash.
  *
  * Kafka delivery is tracked per quote: the tape stores (table kafka_acked)
@@ -20,7 +20,8 @@
  * Nothing here blocks for long: produce never waits, polls are 0 ms, except
  * qt_sink_drain which is bounded by its timeout.
  *
- * Single-threaded; the delivery reports run inside qt_sink_poll. */
+ * Single-threaded (the recorder runs it on its writer thread); the delivery
+ * reports run inside qt_sink_poll. */
 #ifndef QT_SINK_H
 #define QT_SINK_H
 

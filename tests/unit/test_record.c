@@ -11,7 +11,10 @@
 #include "core/topic.h"
 #include "recorder/recorder.h"
 #include "recorder/sink.h"
+#include "recorder/writer.h"
 #include "tests/unit/qt_test.h"
+
+#include <sqlite3.h>
 
 static void test_grow(void)
 {
@@ -155,10 +158,124 @@ static void test_sink_kafka(void)
     rmdir(dir);
 }
 
+/* One integer from a query on the tape at path (a connection of its own). */
+static int64_t tape_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static void rm_tape(const char *dir, const char *db)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s-wal", db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db);
+    unlink(p);
+    unlink(db);
+    rmdir(dir);
+}
+
+/* The writer thread: records reach the tape in the order given, with their
+ * raw text; a handed-over batch is committed while the next one fills (a
+ * second connection sees it); a failed write stops the writer, its message
+ * comes back to the caller, and the tape holds a prefix of what was given. */
+static void test_writer(void)
+{
+    char dir[] = "/tmp/qt_test_writer_XXXXXX", db[128], err[512], raw[128];
+    qt_sink *s;
+    qt_sink_opts so;
+    qt_session_info si = {"test", "SPY,QQQ,IBM", NULL};
+    qt_writer *w;
+    qt_trade t;
+    qt_quote q;
+    int n;
+
+    QT_CHECK(mkdtemp(dir) != NULL);
+    snprintf(db, sizeof db, "%s/w.db", dir);
+    memset(&so, 0, sizeof so);
+    so.db = db;
+    QT_CHECK_EQ_INT(qt_sink_open(&so, &s, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(qt_sink_session_begin(s, &si, NULL, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(qt_writer_start(s, 3, &w, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(qt_writer_pending(w), 0);
+    for (int i = 0; i < 7; i++) {
+        fill(&q, i);
+        n = snprintf(raw, sizeof raw, "{\"T\":\"q\",\"S\":\"%s\",\"i\":%d}", q.symbol, i);
+        qt_writer_quote(w, &q, raw, (size_t)n);
+        QT_CHECK_EQ_INT(qt_writer_pending(w), 1);
+        QT_CHECK_EQ_INT(qt_writer_batch_full(w), i % 3 == 2);
+        if (qt_writer_batch_full(w))
+            QT_CHECK_EQ_INT(qt_writer_flush(w, err, sizeof err), QT_OK);
+        if (i == 5) { /* the second flush waited for the first batch: committed */
+            int64_t c = tape_int(db, "SELECT count(*) FROM quotes");
+            QT_CHECK(c == 3 || c == 6);
+        }
+    }
+    qt_writer_gap(w, 1000, 2000, "the server closed the connection");
+    memset(&t, 0, sizeof t);
+    snprintf(t.symbol, sizeof t.symbol, "SPY");
+    t.px = 512.5;
+    qt_writer_trade(w, &t, "{\"T\":\"t\"}", 9);
+    QT_CHECK_EQ_INT(qt_writer_stop(w, err, sizeof err), QT_OK);
+    qt_sink_free(s, 1);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT count(*) FROM quotes"), 7);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT count(*) FROM quotes WHERE raw = "
+                                 "'{\"T\":\"q\",\"S\":\"QQQ\",\"i\":4}' AND seq = 5 AND "
+                                 "bid_px = 104"),
+                    1);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT count(*) FROM gaps WHERE from_ns = 1000 AND to_ns = "
+                                 "2000 AND reason = 'the server closed the connection'"),
+                    1);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT count(*) FROM trades WHERE px = 512.5 AND raw = "
+                                 "'{\"T\":\"t\"}'"),
+                    1);
+
+    /* a tape that refuses the fifth quote (a trigger stands in for a full
+     * disk): the writer stops there */
+    {
+        sqlite3 *h;
+        QT_CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+        QT_CHECK(sqlite3_exec(h, "DELETE FROM quotes; CREATE TRIGGER no_neg BEFORE INSERT ON "
+                                 "quotes WHEN NEW.bid_px < 0 BEGIN SELECT RAISE(ABORT, "
+                                 "'no negative bids'); END;",
+                              NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(h);
+    }
+    QT_CHECK_EQ_INT(qt_sink_open(&so, &s, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(qt_sink_session_begin(s, &si, NULL, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(qt_writer_start(s, 3, &w, err, sizeof err), QT_OK);
+    for (int i = 0; i < 9; i++) {
+        fill(&q, i);
+        if (i == 4)
+            q.bid_px = -1;
+        n = snprintf(raw, sizeof raw, "%d", i);
+        qt_writer_quote(w, &q, raw, (size_t)n);
+        if (qt_writer_batch_full(w) && qt_writer_flush(w, err, sizeof err) != QT_OK)
+            break;
+    }
+    QT_CHECK(qt_writer_stop(w, err, sizeof err) != QT_OK);
+    QT_CHECK(strstr(err, "no negative bids") != NULL);
+    qt_sink_free(s, 1);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT count(*) FROM quotes"), 4);
+    QT_CHECK_EQ_INT(tape_int(db, "SELECT max(CAST(raw AS INTEGER)) FROM quotes"), 3);
+    rm_tape(dir, db);
+}
+
 int main(void)
 {
     test_grow();
     test_error_actions();
     test_sink_kafka();
+    test_writer();
     return qt_test_done("test_record");
 }
