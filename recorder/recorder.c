@@ -740,9 +740,10 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
         free(r);
         return e;
     }
-    /* Batches of half a transaction: the writer may hold one while the
-     * next fills, so a kill -9 still loses at most batch_max rows. */
-    if ((e = qt_writer_start(r->sink, (o.batch_max ? o.batch_max : 10000) / 2, &r->w, err,
+    /* Batches of a quarter of a transaction: the writer may hold one while
+     * the next fills, so a kill -9 loses at most half of batch_max rows,
+     * and the two batches stay small (memory). */
+    if ((e = qt_writer_start(r->sink, (o.batch_max ? o.batch_max : 10000) / 4, &r->w, err,
                              errsz))) {
         qt_sink_free(r->sink, qt_now_ns());
         free(r);

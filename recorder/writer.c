@@ -64,7 +64,9 @@ static qt_wrec *qt_writer_add(qt_writer *w, int kind, const char *text, size_t l
     if (w->oom)
         return NULL;
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
+        /* room for a full batch at once; more only for the records a
+         * caller adds past it (a gap) */
+        size_t cap = b->cap ? b->cap + b->cap / 4 : w->rows + 16;
         qt_wrec *p = realloc(b->recs, cap * sizeof *p);
         if (!p) {
             w->oom = 1;
