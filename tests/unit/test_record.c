@@ -74,6 +74,17 @@ static int64_t topic_count(const qt_kopts *k, const char *topic)
     return n;
 }
 
+static void rm_tape(const char *dir, const char *db)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s-wal", db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db);
+    unlink(p);
+    unlink(db);
+    rmdir(dir);
+}
+
 static void test_sink_kafka(void)
 {
     char dir[] = "/tmp/qt_test_record_XXXXXX", db[128], err[512], raw[128];
@@ -150,12 +161,7 @@ static void test_sink_kafka(void)
 
     qt_kopts_release(&k);
     qt_broker_free(b);
-    snprintf(raw, sizeof raw, "%s/t.db-wal", dir);
-    unlink(raw);
-    snprintf(raw, sizeof raw, "%s/t.db-shm", dir);
-    unlink(raw);
-    unlink(db);
-    rmdir(dir);
+    rm_tape(dir, db);
 }
 
 /* One integer from a query on the tape at path (a connection of its own). */
@@ -172,17 +178,6 @@ static int64_t tape_int(const char *path, const char *sql)
     }
     sqlite3_close(db);
     return v;
-}
-
-static void rm_tape(const char *dir, const char *db)
-{
-    char p[160];
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
-    unlink(db);
-    rmdir(dir);
 }
 
 /* The writer thread: records reach the tape in the order given, with their
