@@ -367,6 +367,13 @@ int qt_cmd_replay(int argc, char **argv)
         goto out;
     }
 
+    /* The Kafka producer first: it connects and looks the topic up in the
+     * background while the tape is opened and read ahead; start() below
+     * waits for the cluster's answer before anything is sent. */
+    if (topic && (e = qt_sink_kafka_open(&ko, topic, 5000, &sink, err, sizeof err))) {
+        code = qt_cli_fail(e, err);
+        goto out;
+    }
     if (db) {
         e = qt_source_tape_open(db, &sel, &src, err, sizeof err);
         if (!e)
@@ -386,7 +393,7 @@ int qt_cmd_replay(int argc, char **argv)
         setvbuf(stdout, NULL, _IOFBF, 1 << 16);
         e = qt_sink_stdout_open(cfg.speed != 0, &sink, err, sizeof err);
     } else {
-        e = qt_sink_kafka_open(&ko, topic, 5000, &sink, err, sizeof err);
+        e = qt_sink_start(sink, err, sizeof err);
     }
     if (e) {
         code = qt_cli_fail(e, err);

@@ -25,6 +25,8 @@ typedef struct qt_sink_kafka {
     int64_t last_progress; /* mono ns when reports last moved (or start) */
     uint64_t reports, seen_reports; /* delivery reports: all, as of last_progress */
     int stalled;           /* no report for timeout_ms with messages out */
+    int connect_timeout_ms;
+    char *brokers;         /* for messages; NULL = from -F/-X */
 } qt_sink_kafka;
 
 /* Delivery report: counts confirmations and remembers the lowest failed
@@ -183,7 +185,27 @@ static void qt_sink_kafka_free(qt_sink *s)
         rd_kafka_destroy(k->rk);
     }
     free(k->topic);
+    free(k->brokers);
     free(k);
+}
+
+/* Asks for the topic's metadata to fail fast and clearly when no broker
+ * answers; where the cluster auto-creates topics this also creates it before
+ * the first message waits for it. The producer has been connecting since
+ * open, so on a healthy cluster this is one round trip. */
+static qt_err qt_sink_kafka_start(qt_sink *s, char *err, size_t errsz)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t r = rd_kafka_metadata(k->rk, 0, k->rkt, &md, k->connect_timeout_ms);
+    if (r)
+        return qt_fail(QT_EKAFKA, err, errsz,
+                       "cannot reach Kafka at '%s' within %d ms: %s; nothing was sent",
+                       k->brokers ? k->brokers : "(from -F/-X)", k->connect_timeout_ms,
+                       rd_kafka_err2str(r));
+    rd_kafka_metadata_destroy(md);
+    k->last_progress = qt_mono_ns();
+    return QT_OK;
 }
 
 static int qt_sink_kafka_user_set(const qt_kopts *ko, const char *key)
@@ -198,10 +220,8 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
                           char *err, size_t errsz)
 {
     qt_sink_kafka *k;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt;
-    rd_kafka_resp_err_t r;
     int user_timeout = 0, timeout_ms = 30000;
+    long queue_max = 10000;
     qt_err e;
 
     *out = NULL;
@@ -221,17 +241,32 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
     if (!qt_sink_kafka_user_set(ko, "queue.buffering.max.messages") &&
         (e = qt_kopts_add_kv(ko, "queue.buffering.max.messages=10000", err, errsz)))
         return e;
-    for (size_t i = 0; i < ko->nprops; i++)
+    for (size_t i = 0; i < ko->nprops; i++) {
+        long v = strtol(ko->props[i].value, NULL, 10);
         if (strcmp(ko->props[i].key, "message.timeout.ms") == 0 ||
-            strcmp(ko->props[i].key, "delivery.timeout.ms") == 0) {
-            long v = strtol(ko->props[i].value, NULL, 10);
+            strcmp(ko->props[i].key, "delivery.timeout.ms") == 0)
             timeout_ms = v > 0 && v < INT_MAX ? (int)v : 30000;
-        }
+        else if (strcmp(ko->props[i].key, "queue.buffering.max.messages") == 0)
+            queue_max = v > 0 && v < INT_MAX ? v : 10000;
+    }
+    /* Batches of a quarter of the queue, so that the queue holds several:
+     * the replay keeps filling it while batches are in flight. With
+     * librdkafka's default (up to 1 MB, about 7000 quotes) the queue held
+     * one and a half, and the replay stalled on every acknowledgement. */
+    if (!qt_sink_kafka_user_set(ko, "batch.num.messages")) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "batch.num.messages=%ld", queue_max / 4 > 0 ? queue_max / 4 : 1);
+        if ((e = qt_kopts_add_kv(ko, kv, err, errsz)))
+            return e;
+    }
     k = calloc(1, sizeof *k);
-    if (!k || !(k->topic = strdup(topic))) {
+    if (!k || !(k->topic = strdup(topic)) || (ko->brokers && !(k->brokers = strdup(ko->brokers)))) {
+        if (k)
+            free(k->topic);
         free(k);
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     }
+    k->base.start = qt_sink_kafka_start;
     k->base.send = qt_sink_kafka_send;
     k->base.idle = qt_sink_kafka_idle;
     k->base.flush = qt_sink_kafka_flush;
@@ -239,28 +274,17 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
     k->base.first_failed_pos = -1;
     k->base.first_failed_part = -1;
     k->timeout_ms = timeout_ms;
+    k->connect_timeout_ms = connect_timeout_ms;
     k->last_progress = qt_mono_ns();
     if ((e = qt_kafka_producer_new(ko, 1, qt_sink_kafka_dr, k, &k->rk, err, errsz)))
         goto fail;
-    /* Ask for the topic's metadata to fail fast and clearly when no broker
-     * answers; where the cluster auto-creates topics this also creates it
-     * before the first message waits for it. */
-    rkt = rd_kafka_topic_new(k->rk, topic, NULL);
-    if (!rkt) {
+    /* The topic handle makes the producer look the topic up (and connect)
+     * in the background; start() waits for the answer. */
+    if (!(k->rkt = rd_kafka_topic_new(k->rk, topic, NULL))) {
         e = qt_fail(QT_EKAFKA, err, errsz, "cannot use topic '%s': %s", topic,
                     rd_kafka_err2str(rd_kafka_last_error()));
         goto fail;
     }
-    r = rd_kafka_metadata(k->rk, 0, rkt, &md, connect_timeout_ms);
-    k->rkt = rkt;
-    if (r) {
-        e = qt_fail(QT_EKAFKA, err, errsz,
-                    "cannot reach Kafka at '%s' within %d ms: %s; nothing was sent",
-                    ko->brokers ? ko->brokers : "(from -F/-X)", connect_timeout_ms,
-                    rd_kafka_err2str(r));
-        goto fail;
-    }
-    rd_kafka_metadata_destroy(md);
     *out = &k->base;
     return QT_OK;
 fail:
