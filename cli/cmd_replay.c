@@ -368,8 +368,7 @@ int qt_cmd_replay(int argc, char **argv)
     }
 
     /* The Kafka producer first: it connects and looks the topic up in the
-     * background while the tape is opened and read ahead; start() below
-     * waits for the cluster's answer before anything is sent. */
+     * background while the tape is opened and read ahead. */
     if (topic && (e = qt_sink_kafka_open(&ko, topic, 5000, &sink, err, sizeof err))) {
         code = qt_cli_fail(e, err);
         goto out;
@@ -391,13 +390,10 @@ int qt_cmd_replay(int argc, char **argv)
     }
     if (to_stdout) {
         setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-        e = qt_sink_stdout_open(cfg.speed != 0, &sink, err, sizeof err);
-    } else {
-        e = qt_sink_start(sink, err, sizeof err);
-    }
-    if (e) {
-        code = qt_cli_fail(e, err);
-        goto out;
+        if ((e = qt_sink_stdout_open(cfg.speed != 0, &sink, err, sizeof err))) {
+            code = qt_cli_fail(e, err);
+            goto out;
+        }
     }
 
     cfg.stop = qt_cli_stop_flag();

@@ -84,17 +84,6 @@ static void qt_progress(const qt_replay_msg *m, qt_source *src, const qt_replay_
     fflush(stderr);
 }
 
-qt_err qt_sink_start(qt_sink *k, char *err, size_t errsz)
-{
-    qt_err e;
-    if (k->started || !k->start)
-        return QT_OK;
-    if ((e = k->start(k, err, errsz)))
-        return e;
-    k->started = 1;
-    return QT_OK;
-}
-
 qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                      qt_replay_stats *st, char *err, size_t errsz)
 {
@@ -113,8 +102,6 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
 
     memset(st, 0, sizeof *st);
     st->paced = cfg->speed > 0;
-    if ((rc = qt_sink_start(sink, err, errsz)))
-        return rc;
     pace_recv = cfg->pace_by == QT_PACE_RECV || (cfg->pace_by == QT_PACE_AUTO && src->has_recv);
     qt_pacer_tune_thread();
     if (st->paced && cfg->realtime) {

@@ -87,11 +87,6 @@ qt_err qt_source_prefetch(qt_source **src, char *err, size_t errsz);
 
 typedef struct qt_sink qt_sink;
 struct qt_sink {
-    /* Optional: waits until the sink can take messages; called once, before
-     * the first send (qt_replay_run calls it unless the caller already has).
-     * Opening a sink does not wait, so what the caller does between open and
-     * start (opening a tape) overlaps with the sink getting ready. */
-    qt_err (*start)(qt_sink *k, char *err, size_t errsz);
     qt_err (*send)(qt_sink *k, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz);
     /* Optional: housekeeping (delivery reports, failure checks) that a paced
      * replay calls before it waits for a message that is not due yet, so
@@ -105,17 +100,13 @@ struct qt_sink {
     int64_t first_failed_pos; /* lowest failed position, -1 = none */
     int32_t first_failed_part;
     char failure[256];        /* the first delivery error, "" = none */
-    int started;              /* start() done (qt_sink_start) */
 };
 
-/* Calls k->start once (later calls return QT_OK at once). */
-qt_err qt_sink_start(qt_sink *k, char *err, size_t errsz);
-
 /* A Kafka sink: idempotent producer, key = symbol, value = quote JSON. Opening
- * creates the producer, which starts connecting in the background; start()
- * then checks that the cluster answers within connect_timeout_ms of it, so an
- * unreachable broker is a clear QT_EKAFKA before anything is sent. Unless
- * -X/-F set them:
+ * creates the producer, which connects in the background, so open it before
+ * the source: the two get ready together. A cluster that has not confirmed a
+ * delivery connect_timeout_ms after the first message is unreachable: a
+ * clear QT_EKAFKA with nothing delivered. Unless -X/-F set them:
  * message.timeout.ms = 30 s, bounding how long a broker that goes away
  * mid-replay can stall the end, queue.buffering.max.kbytes = 8 MiB and
  * queue.buffering.max.messages = 10000, so memory does not grow with the

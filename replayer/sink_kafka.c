@@ -61,6 +61,25 @@ static void qt_sink_kafka_poll(qt_sink_kafka *k, int timeout_ms)
     }
 }
 
+/* Fails when the broker has been silent too long with messages out: before
+ * its first delivery report for connect_timeout_ms (it cannot be reached),
+ * later for limit_ms. */
+static qt_err qt_sink_kafka_silence(qt_sink_kafka *k, int limit_ms, char *err, size_t errsz)
+{
+    int first = k->reports == 0;
+    int ms = first ? k->connect_timeout_ms : limit_ms;
+    if (k->produced == k->base.delivered + k->base.failed ||
+        qt_mono_ns() - k->last_progress <= (int64_t)ms * QT_NS_PER_MS)
+        return QT_OK;
+    k->stalled = 1;
+    if (first)
+        return qt_fail(QT_EKAFKA, err, errsz,
+                       "cannot reach Kafka at '%s' within %d ms; nothing was delivered",
+                       k->brokers ? k->brokers : "(from -F/-X)", ms);
+    return qt_fail(QT_EKAFKA, err, errsz,
+                   "no delivery confirmation from Kafka for %d ms (broker down?)", ms);
+}
+
 /* Serves delivery reports; fails on a delivery error or on a broker silent
  * for longer than message.timeout.ms with messages out. */
 static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
@@ -72,14 +91,7 @@ static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
     /* An idempotent producer may hold messages for a broker that went away
      * well past message.timeout.ms; a silence that long with messages out
      * is a failure now, so the replay does not run on into the void. */
-    if (k->produced > k->base.delivered + k->base.failed &&
-        qt_mono_ns() - k->last_progress > (int64_t)k->timeout_ms * QT_NS_PER_MS) {
-        k->stalled = 1;
-        return qt_fail(QT_EKAFKA, err, errsz,
-                       "no delivery confirmation from Kafka for %d ms (broker down?)",
-                       k->timeout_ms);
-    }
-    return QT_OK;
+    return qt_sink_kafka_silence(k, k->timeout_ms, err, errsz);
 }
 
 static qt_err qt_sink_kafka_idle(qt_sink *s, char *err, size_t errsz)
@@ -117,6 +129,8 @@ static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_
                            k->topic, waited);
         qt_sink_kafka_poll(k, 10);
         waited += 10;
+        if ((e = qt_sink_kafka_silence(k, k->timeout_ms, err, errsz)))
+            return e;
     }
     if (k->produced == k->base.delivered + k->base.failed)
         k->last_progress = qt_mono_ns(); /* the silence starts with the first one out */
@@ -134,7 +148,9 @@ static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_
 static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t errsz)
 {
     qt_sink_kafka *k = (qt_sink_kafka *)s;
-    int wait_ms = k->stalled ? 1000 : timeout_ms;
+    /* After a stall, a last second for stragglers; none when the broker
+     * never answered at all. */
+    int wait_ms = !k->stalled ? timeout_ms : k->reports ? 1000 : 0;
     int stall_ms = k->timeout_ms < QT_SINK_STALL_MAX_MS ? k->timeout_ms : QT_SINK_STALL_MAX_MS;
     int64_t end = qt_mono_ns() + (int64_t)wait_ms * QT_NS_PER_MS, now;
     qt_err e = QT_OK;
@@ -146,6 +162,8 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
         rd_kafka_flush(k->rk, 50);
         qt_sink_kafka_poll(k, 0);
         if ((left = rd_kafka_outq_len(k->rk)) <= 0)
+            break;
+        if (k->reports == 0 && (e = qt_sink_kafka_silence(k, stall_ms, err, errsz)))
             break;
         now = qt_mono_ns();
         if (k->produced > k->base.delivered + k->base.failed &&
@@ -187,25 +205,6 @@ static void qt_sink_kafka_free(qt_sink *s)
     free(k->topic);
     free(k->brokers);
     free(k);
-}
-
-/* Asks for the topic's metadata to fail fast and clearly when no broker
- * answers; where the cluster auto-creates topics this also creates it before
- * the first message waits for it. The producer has been connecting since
- * open, so on a healthy cluster this is one round trip. */
-static qt_err qt_sink_kafka_start(qt_sink *s, char *err, size_t errsz)
-{
-    qt_sink_kafka *k = (qt_sink_kafka *)s;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t r = rd_kafka_metadata(k->rk, 0, k->rkt, &md, k->connect_timeout_ms);
-    if (r)
-        return qt_fail(QT_EKAFKA, err, errsz,
-                       "cannot reach Kafka at '%s' within %d ms: %s; nothing was sent",
-                       k->brokers ? k->brokers : "(from -F/-X)", k->connect_timeout_ms,
-                       rd_kafka_err2str(r));
-    rd_kafka_metadata_destroy(md);
-    k->last_progress = qt_mono_ns();
-    return QT_OK;
 }
 
 static int qt_sink_kafka_user_set(const qt_kopts *ko, const char *key)
@@ -266,7 +265,6 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
         free(k);
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     }
-    k->base.start = qt_sink_kafka_start;
     k->base.send = qt_sink_kafka_send;
     k->base.idle = qt_sink_kafka_idle;
     k->base.flush = qt_sink_kafka_flush;
@@ -278,8 +276,11 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
     k->last_progress = qt_mono_ns();
     if ((e = qt_kafka_producer_new(ko, 1, qt_sink_kafka_dr, k, &k->rk, err, errsz)))
         goto fail;
-    /* The topic handle makes the producer look the topic up (and connect)
-     * in the background; start() waits for the answer. */
+    /* The topic handle makes the producer connect and look the topic up in
+     * the background, while the caller opens its source. Nothing waits for
+     * the cluster here: the first messages queue up meanwhile, and a
+     * cluster that never answers fails the replay connect_timeout_ms after
+     * the first message (qt_sink_kafka_silence), with nothing delivered. */
     if (!(k->rkt = rd_kafka_topic_new(k->rk, topic, NULL))) {
         e = qt_fail(QT_EKAFKA, err, errsz, "cannot use topic '%s': %s", topic,
                     rd_kafka_err2str(rd_kafka_last_error()));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # replay when things go wrong: an unreachable broker (clear error within a
-# bound, non-zero exit, nothing sent), a broker that dies mid-replay (bounded
+# bound, non-zero exit, nothing delivered), a broker that dies mid-replay (bounded
 # failure, how many were delivered, the --from that resumes), a locked tape.
 # Also --max-gap end to end.
 . "$(dirname "$0")/replay_common.bash"
@@ -13,10 +13,27 @@ start=$(date +%s%N)
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "unreachable broker: exit code" "$rc" 69
-grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms: .*; nothing was sent" "$T/unr.err" ||
+grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms; nothing was delivered" "$T/unr.err" ||
     fail "unreachable broker message: $(cat "$T/unr.err")"
 CHECKS=$((CHECKS + 1))
 [ "$ms" -lt 8000 ] || fail "unreachable broker took $ms ms"
+# the queued quotes all failed, and the resume position is the first quote
+grep -q "^quotetape: replay failed: sent [1-9][0-9]*, delivered 0, failed [1-9][0-9]*" "$T/unr.err" ||
+    fail "unreachable broker summary: $(cat "$T/unr.err")"
+CHECKS=$((CHECKS + 1))
+check "unreachable broker: resume at the first quote" \
+    "$(sed -n 's/^quotetape: resume with: --from //p' "$T/unr.err")" \
+    "seq:$("$QT" export --db "$DB" --format csv | awk -F, 'NR == 2 { print $1 }')"
+# a paced replay gives up on the same bound
+start=$(date +%s%N)
+"$QT" replay --db "$DB" --speed 1 -b 127.0.0.1:1 --topic q > /dev/null 2> "$T/unr1.err"
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "unreachable broker, paced: exit code" "$rc" 69
+grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms; nothing was delivered" "$T/unr1.err" ||
+    fail "unreachable broker, paced: $(cat "$T/unr1.err")"
+CHECKS=$((CHECKS + 1))
+[ "$ms" -lt 8000 ] || fail "unreachable broker, paced, took $ms ms"
 
 # ---- the broker dies mid-replay ------------------------------------------------
 start_broker

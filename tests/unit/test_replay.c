@@ -1,8 +1,7 @@
 /* Unit tests for the replay loop (replayer/replay.c) with a scripted source
  * and a recording sink: Kafka timestamps per --timestamps mode, --loop
  * passes and their event-time shift, the resume position after a stop, a
- * failed send and a failed delivery, empty selections, source errors, the
- * sink's start(). */
+ * failed send and a failed delivery, empty selections, source errors. */
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
@@ -86,19 +85,7 @@ typedef struct fake_sink {
     int idles, idle_fail_at; /* idle() calls; the call that fails (-1 none) */
     int idles_before[NMAX * 4]; /* idle() calls made before send i */
     int64_t pos[NMAX * 4], ts[NMAX * 4];
-    int starts, start_fail;  /* start() calls; whether start() fails */
-    int sent_at_start;       /* sends made before start() ran */
 } fake_sink;
-
-static qt_err fk_start(qt_sink *s, char *err, size_t errsz)
-{
-    fake_sink *k = (fake_sink *)s;
-    k->starts++;
-    k->sent_at_start = k->n;
-    if (k->start_fail)
-        return qt_fail(QT_EKAFKA, err, errsz, "cannot reach Kafka");
-    return QT_OK;
-}
 
 static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz)
 {
@@ -403,45 +390,6 @@ static void test_idle(void)
 
 /* A paced replay asked to run real-time takes SCHED_FIFO where the process
  * may (root, CAP_SYS_NICE) and gives it back when it ends. */
-/* start() runs once, before the first send, whether or not the caller ran
- * it already; when it fails nothing is sent and the error comes back. */
-static void test_sink_start(void)
-{
-    fake_src f;
-    fake_sink k;
-    qt_replay_stats st;
-    qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
-    char err[256];
-
-    fs_init(&f, 3, 1000 * SEC, SEC);
-    fk_init(&k);
-    k.base.start = fk_start;
-    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(k.starts, 1);
-    QT_CHECK_EQ_INT(k.sent_at_start, 0);
-    QT_CHECK_EQ_INT(st.sent, 3);
-
-    fs_init(&f, 3, 1000 * SEC, SEC);
-    fk_init(&k);
-    k.base.start = fk_start;
-    QT_CHECK_EQ_INT(qt_sink_start(&k.base, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(qt_sink_start(&k.base, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(k.starts, 1);
-    QT_CHECK_EQ_INT(st.sent, 3);
-
-    fs_init(&f, 3, 1000 * SEC, SEC);
-    fk_init(&k);
-    k.base.start = fk_start;
-    k.start_fail = 1;
-    err[0] = '\0';
-    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_EKAFKA);
-    QT_CHECK_EQ_STR(err, "cannot reach Kafka");
-    QT_CHECK_EQ_INT(k.n, 0);
-    QT_CHECK_EQ_INT(st.sent, 0);
-    QT_CHECK_EQ_INT(f.i, 0); /* the source was not read either */
-}
-
 static void test_realtime(void)
 {
     fake_src f;
@@ -480,7 +428,6 @@ int main(void)
     test_empty_and_errors();
     test_paced();
     test_idle();
-    test_sink_start();
     test_realtime();
     return qt_test_done("test_replay");
 }
