@@ -200,6 +200,9 @@ qt_err qt_source_tape_open(const char *path, const qt_replay_sel *sel, qt_source
     st->sel.nsymbols = sel->nsymbols;
     if ((e = qt_tape_open(path, QT_TAPE_READ, &st->tape, err, errsz)))
         goto fail;
+    /* A replay reads the tape once, in order: a small page cache is enough,
+     * and SQLite's default (2 MiB) would only add memory to touch. */
+    sqlite3_exec(qt_tape_db(st->tape), "PRAGMA cache_size=-256", NULL, NULL, NULL);
     if ((e = qt_src_tape_pos(st, sel->from, 0, &from, err, errsz)) ||
         (e = qt_src_tape_pos(st, sel->to, 1, &to, err, errsz)))
         goto fail;
