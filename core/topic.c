@@ -238,6 +238,13 @@ int qt_topic_reader_at_end(const qt_topic_reader *r)
     return 1;
 }
 
+int qt_topic_reader_part_done(const qt_topic_reader *r, int p, int64_t end)
+{
+    if (p < 0 || p >= r->npart)
+        return 1;
+    return r->next[p] >= r->hi_open[p] || (end >= 0 && r->next[p] >= end);
+}
+
 qt_err qt_topic_reader_commit(qt_topic_reader *r, char *err, size_t errsz)
 {
     rd_kafka_topic_partition_list_t *l;

@@ -38,6 +38,11 @@ int qt_topic_reader_next(qt_topic_reader *r, int timeout_ms, rd_kafka_message_t 
  * when the reader opened. */
 int qt_topic_reader_at_end(const qt_topic_reader *r);
 
+/* Nonzero once partition p has no more messages below end (exclusive; < 0
+ * for none) for the reader to return: it has been read up to end or to the
+ * high watermark it had at open. */
+int qt_topic_reader_part_done(const qt_topic_reader *r, int p, int64_t end);
+
 /* Commits the offsets after the last messages returned (group readers). */
 qt_err qt_topic_reader_commit(qt_topic_reader *r, char *err, size_t errsz);
 

@@ -5,7 +5,16 @@
  * --to is resolved the same way, once, by opening a second reader at that
  * position and taking its per-partition start offsets as exclusive ends, so
  * both ends mean exactly the same thing. The selection ends at the high
- * watermarks the topic had when it was opened. */
+ * watermarks the topic had when it was opened.
+ *
+ * Partitions are merged by event time: a topic keyed by symbol has each
+ * symbol in order within its partition, but the consumer hands partitions
+ * out a fetch at a time, so a paced replay of them in arrival order would
+ * sleep through one partition and then send the next one late, in a burst.
+ * The source buffers what arrives per partition and hands out the earliest
+ * head once every partition still being read has one (ties: the lower
+ * partition). The buffer is bounded (QT_SRC_TOPIC_BUF_PER_PART messages
+ * per partition); past that, the earliest head of those buffered goes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +30,17 @@
 #define QT_SRC_TOPIC_IDLE_NS (30 * QT_NS_PER_SEC)
 /* Most partitions a topic source handles. */
 #define QT_SRC_TOPIC_MAXPART 4096
+/* Messages buffered per partition for the merge, at most. A fetch brings up
+ * to 1 MiB per partition (about 6000 quotes), so this holds one in full. */
+#define QT_SRC_TOPIC_BUF_PER_PART 10000
+
+/* One partition's messages waiting for the merge, in offset order:
+ * m[head..len), with their event times in ev. */
+typedef struct qt_src_part {
+    rd_kafka_message_t **m;
+    int64_t *ev;
+    size_t head, len, cap;
+} qt_src_part;
 
 typedef struct qt_src_topic {
     qt_source base;
@@ -31,6 +51,8 @@ typedef struct qt_src_topic {
     rd_kafka_message_t *cur; /* the message handed out last */
     int npart;
     int64_t *end; /* exclusive end offset per partition; -1 = none */
+    qt_src_part *parts;
+    size_t buffered, buf_max;
     const char *const *symbols;
     size_t nsymbols;
 } qt_src_topic;
@@ -64,6 +86,45 @@ static int64_t qt_src_topic_event(const rd_kafka_message_t *m)
     return rd_kafka_message_timestamp(m, NULL) * QT_NS_PER_MS;
 }
 
+/* Appends m to its partition's buffer; -1 when out of memory. */
+static int qt_src_part_push(qt_src_part *q, rd_kafka_message_t *m, int64_t ev)
+{
+    if (q->head > 0 && q->len == q->cap) {
+        memmove(q->m, q->m + q->head, (q->len - q->head) * sizeof *q->m);
+        memmove(q->ev, q->ev + q->head, (q->len - q->head) * sizeof *q->ev);
+        q->len -= q->head;
+        q->head = 0;
+    }
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        rd_kafka_message_t **nm = realloc(q->m, cap * sizeof *nm);
+        int64_t *nev;
+        if (!nm)
+            return -1;
+        q->m = nm;
+        if (!(nev = realloc(q->ev, cap * sizeof *nev)))
+            return -1;
+        q->ev = nev;
+        q->cap = cap;
+    }
+    q->m[q->len] = m;
+    q->ev[q->len] = ev;
+    q->len++;
+    return 0;
+}
+
+/* Destroys every buffered message. */
+static void qt_src_topic_drop(qt_src_topic *st)
+{
+    for (int p = 0; st->parts && p < st->npart; p++) {
+        qt_src_part *q = &st->parts[p];
+        while (q->head < q->len)
+            rd_kafka_message_destroy(q->m[q->head++]);
+        q->head = q->len = 0;
+    }
+    st->buffered = 0;
+}
+
 static int qt_src_topic_next(qt_source *s, qt_replay_msg *out, char *err, size_t errsz)
 {
     qt_src_topic *st = (qt_src_topic *)s;
@@ -72,9 +133,40 @@ static int qt_src_topic_next(qt_source *s, qt_replay_msg *out, char *err, size_t
         rd_kafka_message_destroy(st->cur);
         st->cur = NULL;
     }
-    while (!qt_topic_reader_at_end(st->r)) {
+    for (;;) {
+        int best = -1, waiting = 0;
         rd_kafka_message_t *m = NULL;
-        int r = qt_topic_reader_next(st->r, 200, &m, err, errsz);
+        qt_src_part *q;
+        int r;
+        for (int p = 0; p < st->npart; p++) {
+            q = &st->parts[p];
+            if (q->head < q->len) {
+                if (best < 0 ||
+                    q->ev[q->head] < st->parts[best].ev[st->parts[best].head])
+                    best = p;
+            } else if (!qt_topic_reader_part_done(st->r, p, st->end[p])) {
+                waiting = 1;
+            }
+        }
+        if (best >= 0 && (!waiting || st->buffered >= st->buf_max)) {
+            q = &st->parts[best];
+            m = q->m[q->head];
+            out->event_ns = q->ev[q->head];
+            q->head++;
+            st->buffered--;
+            st->cur = m;
+            out->pos = m->offset;
+            out->partition = m->partition;
+            out->key = m->key;
+            out->key_len = m->key ? m->key_len : 0;
+            out->value = m->payload;
+            out->value_len = m->len;
+            out->recv_ns = 0;
+            return 1;
+        }
+        if (best < 0 && !waiting)
+            return 0;
+        r = qt_topic_reader_next(st->r, 200, &m, err, errsz);
         if (r < 0)
             return -1;
         if (r == 0) {
@@ -90,18 +182,14 @@ static int qt_src_topic_next(qt_source *s, qt_replay_msg *out, char *err, size_t
             rd_kafka_message_destroy(m);
             continue;
         }
-        st->cur = m;
-        out->pos = m->offset;
-        out->partition = m->partition;
-        out->key = m->key;
-        out->key_len = m->key ? m->key_len : 0;
-        out->value = m->payload;
-        out->value_len = m->len;
-        out->event_ns = qt_src_topic_event(m);
-        out->recv_ns = 0;
-        return 1;
+        if (qt_src_part_push(&st->parts[m->partition], m, qt_src_topic_event(m)) < 0) {
+            rd_kafka_message_destroy(m);
+            st->base.last_err = QT_ENOMEM;
+            qt_fail(QT_ENOMEM, err, errsz, "out of memory");
+            return -1;
+        }
+        st->buffered++;
     }
-    return 0;
 }
 
 static qt_err qt_src_topic_rewind(qt_source *s, char *err, size_t errsz)
@@ -111,6 +199,7 @@ static qt_err qt_src_topic_rewind(qt_source *s, char *err, size_t errsz)
         rd_kafka_message_destroy(st->cur);
         st->cur = NULL;
     }
+    qt_src_topic_drop(st);
     qt_topic_reader_free(st->r);
     st->r = NULL;
     return qt_topic_reader_open(st->ko, st->topic, &st->from, NULL, 0, &st->r, err, errsz);
@@ -135,6 +224,12 @@ static void qt_src_topic_free(qt_source *s)
         return;
     if (st->cur)
         rd_kafka_message_destroy(st->cur);
+    qt_src_topic_drop(st);
+    for (int p = 0; st->parts && p < st->npart; p++) {
+        free(st->parts[p].m);
+        free(st->parts[p].ev);
+    }
+    free(st->parts);
     qt_topic_reader_free(st->r);
     free(st->end);
     free(st->topic);
@@ -225,8 +320,10 @@ qt_err qt_source_topic_open(const qt_kopts *k, const char *topic, const qt_repla
     rd_kafka_topic_partition_list_destroy(l);
     l = NULL;
     st->end = calloc((size_t)st->npart, sizeof *st->end);
+    st->parts = calloc((size_t)st->npart, sizeof *st->parts);
+    st->buf_max = (size_t)st->npart * QT_SRC_TOPIC_BUF_PER_PART;
     start = calloc((size_t)st->npart, sizeof *start);
-    if (!st->end || !start) {
+    if (!st->end || !st->parts || !start) {
         e = qt_fail(QT_ENOMEM, err, errsz, "out of memory");
         goto fail;
     }
