@@ -258,6 +258,15 @@ fail:
     return e;
 }
 
+/* The class of a failed rd_kafka_new: librdkafka checks the properties
+ * together there (enable.idempotence with an incompatible setting, a
+ * missing certificate file), which is a configuration error like a bad
+ * single property; anything else is Kafka's. */
+static qt_err qt_kafka_new_err(void)
+{
+    return rd_kafka_last_error() == RD_KAFKA_RESP_ERR__INVALID_ARG ? QT_ECONFIG : QT_EKAFKA;
+}
+
 qt_err qt_kafka_producer_new(const qt_kopts *o, int idempotent,
                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                              void *opaque, rd_kafka_t **out, char *err, size_t errsz)
@@ -299,7 +308,7 @@ qt_err qt_kafka_producer_new(const qt_kopts *o, int idempotent,
     *out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e2, sizeof e2);
     if (!*out) {
         rd_kafka_conf_destroy(conf);
-        return qt_fail(QT_EKAFKA, err, errsz, "cannot create Kafka producer: %s", e2);
+        return qt_fail(qt_kafka_new_err(), err, errsz, "cannot create Kafka producer: %s", e2);
     }
     return QT_OK;
 }
@@ -365,7 +374,7 @@ qt_err qt_kafka_consumer_new(const qt_kopts *o, const char *group, rd_kafka_t **
     *out = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e2, sizeof e2);
     if (!*out) {
         rd_kafka_conf_destroy(conf);
-        return qt_fail(QT_EKAFKA, err, errsz, "cannot create Kafka consumer: %s", e2);
+        return qt_fail(qt_kafka_new_err(), err, errsz, "cannot create Kafka consumer: %s", e2);
     }
     return QT_OK;
 }

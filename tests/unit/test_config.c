@@ -139,6 +139,23 @@ static void test_kopts(void)
     QT_CHECK(strstr(err, "-X takes key=value") != NULL);
     qt_kopts_release(&o);
 
+    /* properties each valid but refused together are a configuration error
+     * too (exit 78), with librdkafka's reason */
+    qt_kopts_init(&o);
+    QT_CHECK_EQ_INT(qt_kopts_set_brokers(&o, "127.0.0.1:1"), QT_OK);
+    QT_CHECK_EQ_INT(qt_kopts_add_kv(&o, "queue.buffering.backpressure.threshold=10", err,
+                                    sizeof err), QT_OK);
+    {
+        rd_kafka_t *rk = NULL;
+        QT_CHECK_EQ_INT(qt_kafka_producer_new(&o, 1, NULL, NULL, &rk, err, sizeof err),
+                        QT_ECONFIG);
+        QT_CHECK(rk == NULL);
+        QT_CHECK(strstr(err, "cannot create Kafka producer: ") != NULL);
+        QT_CHECK(strstr(err, "enable.idempotence") != NULL);
+        QT_CHECK_EQ_INT(qt_exit_code(QT_ECONFIG), 78);
+    }
+    qt_kopts_release(&o);
+
     qt_kopts_init(&o);
     QT_CHECK_EQ_INT(qt_kopts_add_file(&o, "/nonexistent/client.properties", err, sizeof err),
                     QT_ENOTFOUND);
