@@ -1,7 +1,9 @@
 /* quotetape record — wires options to the recorder stage. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/aserver.h"
@@ -26,6 +28,8 @@ static const char qt_record_help[] =
     "      --feed FEED          iex (default), sip, delayed_sip or test:\n"
     "                           wss://stream.data.alpaca.markets/v2/FEED\n"
     "      --url URL            any ws:// or wss:// URL instead of --feed\n"
+    "      --ca-file FILE       verify the wss peer against the CAs in FILE (PEM)\n"
+    "                           instead of the system's (a TLS-inspecting proxy)\n"
     "      --insecure           do not verify the wss peer (local test servers only)\n"
     "  -t, --topic TOPIC        Kafka topic for quotes (default quotes)\n"
     "      --trades             also record trades (tape, and topic --trades-topic)\n"
@@ -151,6 +155,7 @@ int qt_cmd_record(int argc, char **argv)
                                        {"serve", required_argument, 0, 16},
                                        {"serve-any-address", no_argument, 0, 17},
                                        {"auth", no_argument, 0, 18},
+                                       {"ca-file", required_argument, 0, 19},
                                        {0, 0, 0, 0}};
     qt_rec_opts o;
     qt_rec_stats st;
@@ -210,6 +215,7 @@ int qt_cmd_record(int argc, char **argv)
         case 16: serve = optarg; break;
         case 17: serve_any = 1; break;
         case 18: serve_auth = 1; break;
+        case 19: o.ca_file = optarg; break;
         case 'h':
             fputs(qt_record_help, stdout);
             qt_kopts_release(&k);
@@ -240,6 +246,14 @@ int qt_cmd_record(int argc, char **argv)
         rc = qt_cli_usage_error("record", "--url must start with ws:// or wss://, not '%s'", url);
     else if (!serve && (serve_any || serve_auth))
         rc = qt_cli_usage_error("record", "--serve-any-address and --auth go with --serve");
+    else if (o.ca_file && o.insecure)
+        rc = qt_cli_usage_error("record", "--ca-file verifies the peer, --insecure does not: "
+                                          "give one");
+    else if (o.ca_file && access(o.ca_file, R_OK) != 0) {
+        int en = errno;
+        snprintf(err, sizeof err, "cannot read --ca-file '%s': %s", o.ca_file, strerror(en));
+        rc = qt_cli_fail(en == ENOENT ? QT_ENOTFOUND : QT_EIO, err);
+    }
     else if (!(syms = qt_cli_split_list(symbols, &nsyms)))
         rc = qt_cli_usage_error("record", "--symbols: empty symbol in '%s'", symbols);
     for (size_t i = 0; !rc && i < nsyms; i++)

@@ -436,8 +436,16 @@ static int qt_rec_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        char why[200];
-        snprintf(why, sizeof why, "%s", in ? (const char *)in : "connection failed");
+        char why[256];
+        const char *text = in ? (const char *)in : "connection failed";
+        /* libwebsockets reports a refused certificate as a bare OpenSSL
+         * code ("connect SSL err 1: ..."); say what it most likely is */
+        if (r->tls && !r->o->insecure && strstr(text, "SSL"))
+            snprintf(why, sizeof why, "TLS handshake failed (%s): is the server's certificate "
+                     "signed by a CA this machine trusts? --ca-file FILE names others",
+                     text);
+        else
+            snprintf(why, sizeof why, "%s", text);
         if (r->wsi == wsi || !r->wsi)
             qt_rec_lost(r, why);
         break;
@@ -757,6 +765,7 @@ qt_err qt_rec_run(const qt_rec_opts *oin, qt_rec_stats *st, char *err, size_t er
     info.protocols = qt_rec_protocols;
     info.user = r;
     info.options = r->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+    info.client_ssl_ca_filepath = r->tls ? r->o->ca_file : NULL;
     info.fd_limit_per_thread = 8;
     r->ctx = lws_create_context(&info);
     if (!r->ctx) {

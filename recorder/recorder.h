@@ -40,6 +40,7 @@ typedef struct qt_rec_opts {
     int trades, bars;                 /* also subscribe to trades / bars */
     const char *key_id, *secret;      /* never logged */
     int insecure;                     /* wss without peer verification (local tests) */
+    const char *ca_file;              /* PEM CAs for wss instead of the system's; NULL */
     const char *source;               /* session source, e.g. "alpaca:iex" */
 
     const char *db;                   /* the tape */

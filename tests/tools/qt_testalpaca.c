@@ -572,6 +572,7 @@ static int ta_usage(void)
             "                           [--rate QPS] [--error-code N] [--oversize BYTES] [--key K]\n"
             "                           [--secret S] [--sent FILE] [--stats FILE]\n"
             "                           [--port N] [--port-file FILE] [--seed N]\n"
+            "                           [--tls-cert PEM --tls-key PEM]\n"
             "       qt_testalpaca count DB | dump DB | broker BOOTSTRAP_FILE\n"
             "scenarios: normal batch fragment disconnect malformed silent slow error bench\n");
     return 64;
@@ -612,7 +613,7 @@ static int ta_serve(int argc, char **argv)
     static ta_state s;
     struct lws_context_creation_info info;
     struct lws_context *ctx;
-    const char *scn = "normal";
+    const char *scn = "normal", *tls_cert = NULL, *tls_key = NULL;
 
     memset(&s, 0, sizeof s);
     s.c.key = "testkey";
@@ -654,6 +655,10 @@ static int ta_serve(int argc, char **argv)
             s.c.port_file = v;
         else if (!strcmp(o, "--seed"))
             s.c.seed = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--tls-cert"))
+            tls_cert = v;
+        else if (!strcmp(o, "--tls-key"))
+            tls_key = v;
         else
             return ta_usage();
     }
@@ -661,7 +666,7 @@ static int ta_serve(int argc, char **argv)
     for (size_t k = 0; k < sizeof sc_names / sizeof sc_names[0]; k++)
         if (!strcmp(scn, sc_names[k]))
             s.c.scenario = (int)k;
-    if (s.c.scenario < 0)
+    if (s.c.scenario < 0 || !tls_cert != !tls_key)
         return ta_usage();
     if (s.c.scenario == SC_BATCH && !s.c.per_frame)
         s.c.per_frame = 100;
@@ -689,6 +694,11 @@ static int ta_serve(int argc, char **argv)
     info.protocols = ta_protocols;
     info.user = &s;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (tls_cert) { /* wss:// */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = tls_cert;
+        info.ssl_private_key_filepath = tls_key;
+    }
     ctx = lws_create_context(&info);
     if (!ctx) {
         fprintf(stderr, "qt_testalpaca: cannot start the server\n");
