@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config librdkafka-dev libwebsockets-dev
       libsqlite3-dev libcjson-dev libmsgpack-dev gnuplot-nox kcat sqlite3
-      python3 clang libclang-rt-14-dev chromium ${QT_EXTRA_PKGS:-}"
+      python3 openssl clang libclang-rt-14-dev chromium ${QT_EXTRA_PKGS:-}"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
