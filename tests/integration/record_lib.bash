@@ -49,11 +49,13 @@ start_server() {
 
 stat_of() { sed -n "s/^$2=//p" "$T/$1.stats"; }
 
-# record DB ARGS...: runs the recorder in the background ($REC_PID), log $T/rec.log
+# record DB ARGS...: runs the recorder in the background ($REC_PID), log $T/rec.log;
+# to ws://127.0.0.1:$PORT, or to $REC_SCHEME://$REC_HOST:$PORT where set
 record_bg() {
     local db=$1
     shift
-    "$QT" record --symbols SPY,QQQ,AAPL --url "ws://127.0.0.1:$PORT/v2/test" --db "$db" \
+    "$QT" record --symbols SPY,QQQ,AAPL --url "${REC_SCHEME:-ws}://${REC_HOST:-127.0.0.1}:$PORT/v2/test" \
+        --db "$db" \
         --backoff-min 50ms --backoff-max 200ms --flush-timeout 5s "$@" 2>>"$T/rec.log" &
     REC_PID=$!
     PIDS+=($REC_PID)

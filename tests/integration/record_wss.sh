@@ -19,20 +19,14 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' 
 openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
     -out "$T/srv.pem" -days 2 -extfile "$T/ext" 2>>"$T/openssl.log" || fail "openssl: sign"
 
-# record_wss DB ARGS...: like record_bg, over wss:// to localhost
-record_wss() {
-    local db=$1
-    shift
-    "$QT" record --symbols SPY,QQQ,AAPL --url "wss://localhost:$PORT/v2/test" --db "$db" \
-        --backoff-min 50ms --backoff-max 200ms --flush-timeout 5s "$@" 2>>"$T/rec.log" &
-    REC_PID=$!
-    PIDS+=($REC_PID)
-}
+# the recorder goes to wss://localhost:$PORT (the name the certificate holds)
+REC_SCHEME=wss
+REC_HOST=localhost
 TLS=(--tls-cert "$T/srv.pem" --tls-key "$T/srv.key")
 
 # ---- verified against --ca-file ----------------------------------------------------
 start_server ok --count 3000 --per-frame 20 "${TLS[@]}"
-record_wss "$T/ok.db" --ca-file "$T/ca.pem"
+record_bg "$T/ok.db" --ca-file "$T/ca.pem"
 wait_count "$T/ok.db" 3000
 stop_rec
 [ "$REC_RC" = 0 ] || fail "wss with --ca-file: exit $REC_RC"
@@ -44,7 +38,7 @@ ok "wss:// verified with --ca-file: 3000 quotes, exactly as sent, exit 0"
 # ---- the system's CAs do not know this one ---------------------------------------
 start_server bad --count 3000 "${TLS[@]}"
 : >"$T/rec.log"
-record_wss "$T/bad.db"
+record_bg "$T/bad.db"
 sleep 2
 kill -0 "$REC_PID" 2>/dev/null || fail "recorder gave up on a refused certificate: $(cat "$T/rec.log")"
 stop_rec
@@ -58,7 +52,7 @@ ok "unknown CA: certificate refused, nothing recorded, a clear warning, retried 
 
 # ---- --insecure ---------------------------------------------------------------------
 start_server insecure --count 500 "${TLS[@]}"
-record_wss "$T/insecure.db" --insecure
+record_bg "$T/insecure.db" --insecure
 wait_count "$T/insecure.db" 500
 stop_rec
 [ "$REC_RC" = 0 ] || fail "wss --insecure: exit $REC_RC"

@@ -8,32 +8,30 @@ make_spy_tape
 DB=$T/spy.db
 
 # ---- unreachable broker ----------------------------------------------------
-start=$(date +%s%N)
-"$QT" replay --db "$DB" --speed max -b 127.0.0.1:1 --topic q > /dev/null 2> "$T/unr.err"
-rc=$?
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "unreachable broker: exit code" "$rc" 69
-grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms; nothing was delivered" "$T/unr.err" ||
-    fail "unreachable broker message: $(cat "$T/unr.err")"
-CHECKS=$((CHECKS + 1))
-[ "$ms" -lt 8000 ] || fail "unreachable broker took $ms ms"
+# unreachable NAME SPEED: replays into a port nobody listens on; checks the
+# exit code, the error and the bound; leaves the stderr in $T/NAME.err
+unreachable() {
+    local start rc ms
+    start=$(date +%s%N)
+    "$QT" replay --db "$DB" --speed "$2" -b 127.0.0.1:1 --topic q > /dev/null 2> "$T/$1.err"
+    rc=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    check "unreachable broker ($1): exit code" "$rc" 69
+    grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms; nothing was delivered" "$T/$1.err" ||
+        fail "unreachable broker ($1) message: $(cat "$T/$1.err")"
+    CHECKS=$((CHECKS + 1))
+    [ "$ms" -lt 8000 ] || fail "unreachable broker ($1) took $ms ms"
+}
+unreachable max max
 # the queued quotes all failed, and the resume position is the first quote
-grep -q "^quotetape: replay failed: sent [1-9][0-9]*, delivered 0, failed [1-9][0-9]*" "$T/unr.err" ||
-    fail "unreachable broker summary: $(cat "$T/unr.err")"
+grep -q "^quotetape: replay failed: sent [1-9][0-9]*, delivered 0, failed [1-9][0-9]*" "$T/max.err" ||
+    fail "unreachable broker summary: $(cat "$T/max.err")"
 CHECKS=$((CHECKS + 1))
 check "unreachable broker: resume at the first quote" \
-    "$(sed -n 's/^quotetape: resume with: --from //p' "$T/unr.err")" \
+    "$(sed -n 's/^quotetape: resume with: --from //p' "$T/max.err")" \
     "seq:$("$QT" export --db "$DB" --format csv | awk -F, 'NR == 2 { print $1 }')"
 # a paced replay gives up on the same bound
-start=$(date +%s%N)
-"$QT" replay --db "$DB" --speed 1 -b 127.0.0.1:1 --topic q > /dev/null 2> "$T/unr1.err"
-rc=$?
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "unreachable broker, paced: exit code" "$rc" 69
-grep -q "error: cannot reach Kafka at '127.0.0.1:1' within 5000 ms; nothing was delivered" "$T/unr1.err" ||
-    fail "unreachable broker, paced: $(cat "$T/unr1.err")"
-CHECKS=$((CHECKS + 1))
-[ "$ms" -lt 8000 ] || fail "unreachable broker, paced, took $ms ms"
+unreachable paced 1
 
 # ---- the broker dies mid-replay ------------------------------------------------
 start_broker
