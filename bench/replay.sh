@@ -8,9 +8,11 @@
 #    into the same broker in the same run. Best of 3 each, wall time of the
 #    whole command (start-up, produce, flush).
 # 2. Pacing accuracy: the busiest minute at 1x and the whole tape at 100x
-#    into the embedded broker with --timestamps wall. Send lateness p50/p99/
-#    max from the replay's own summary; total duration from the consumed
-#    send timestamps against the tape's receive-time span / speed.
+#    into the embedded broker with --timestamps wall, three runs each (a
+#    shared machine has hiccups of its own): send lateness p50/p99/max of the
+#    run with the median p99, from the replay's own summary; total duration
+#    from the consumed send timestamps against the tape's receive-time span
+#    / speed, the worst of the three.
 #    The timer-floor row measures plain absolute sleeps on the same machine:
 #    pacing cannot be more punctual than the machine wakes a thread.
 # 3. Peak RSS of a full-speed replay of the 1x and 10x tapes.
@@ -72,21 +74,32 @@ read -r BMIN BCOUNT < <(awk '{ m = int($2 / 60e9); c[m]++ } END { for (m in c) i
 FROM_NS=$((BMIN * 60 * 1000000000))
 FROM=$(date -u -d "@$((BMIN * 60))" +%Y-%m-%dT%H:%M:%SZ)
 TO=$(date -u -d "@$((BMIN * 60 + 60))" +%Y-%m-%dT%H:%M:%SZ)
-pace() { # pace NAME SPEED [position args]
+# to_us VALUE: "12.3us" or "1.2ms" in microseconds
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /ms$/) n *= 1000; printf "%.1f", n }'; }
+pace() { # pace NAME SPEED [position args]: three runs, the one with the median p99 reported
     local name=$1 speed=$2; shift 2
-    local topic="pace$name" line p50 p99 mx exp act err
-    line=$("$QT" replay --db "$W/spy.db" --pace-by recv --speed "$speed" --timestamps wall "$@" \
-        -b "$BOOT" --topic "$topic" 2>&1 | grep 'replayed:')
-    p50=$(echo "$line" | sed -n 's/.* p50 \([^ ]*\) .*/\1/p')
-    p99=$(echo "$line" | sed -n 's/.* p99 \([^ ]*\) .*/\1/p')
-    mx=$(echo "$line" | sed -n 's/.* max \([^ ,]*\)[ ,].*/\1/p')
-    # expected: receive-time span of the selection / speed; actual: consumed send times
+    local i topic line p99s="" runs="" exp act first_act="" err worst=0 pick
     exp=$("$QT" export --db "$W/spy.db" --format csv "$@" |
         awk -F, -v s="$speed" 'NR == 2 { a = $5 } NR > 1 { b = $5 } END { printf "%.3f", (b - a) / 1e6 / s }')
-    act=$(kcat -C -b "$BOOT" -t "$topic" -e -q -f '%T\n' | awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }')
-    err=$(awk -v e="$exp" -v a="$act" 'BEGIN { d = a - e; if (d < 0) d = -d; printf "%.3f", 100 * d / e }')
-    row "pacing $name: send lateness p50 / p99 / max" "$p50 / $p99 / $mx" "" "" "p99 <= 100us"
-    row "pacing $name: duration (send timestamps, ms)" "$act ms" "$exp ms expected" "error ${err}%" "<= 0.1%"
+    for i in 1 2 3; do
+        topic="pace$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' '_')$i"
+        line=$("$QT" replay --db "$W/spy.db" --pace-by recv --speed "$speed" --timestamps wall "$@" \
+            -b "$BOOT" --topic "$topic" 2>&1 | grep 'replayed:')
+        runs="$runs$(to_us "$(echo "$line" | sed -n 's/.* p99 \([^ ]*\) .*/\1/p')") $i $(echo "$line" |
+            sed -n 's/.* p50 \([^ ]*\) p99 \([^ ]*\) max \([^ ,]*\)[ ,].*/\1 \/ \2 \/ \3/p')
+"
+        # duration from the consumed send timestamps; the worst run's error counts
+        act=$(kcat -C -b "$BOOT" -t "$topic" -e -q -f '%T\n' | awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }')
+        err=$(awk -v e="$exp" -v a="$act" 'BEGIN { d = a - e; if (d < 0) d = -d; printf "%.3f", 100 * d / e }')
+        worst=$(awk -v a="$worst" -v b="$err" 'BEGIN { print (b > a ? b : a) }')
+        [ "$i" = 1 ] && first_act=$act
+    done
+    pick=$(printf '%s' "$runs" | sort -n | sed -n 2p)
+    p99s=$(printf '%s' "$runs" | sort -n | awk '{ printf "%s%sus", (NR > 1 ? ", " : ""), $1 }')
+    row "pacing $name: send lateness p50 / p99 / max (median of 3 runs by p99)" \
+        "$(echo "$pick" | cut -d' ' -f3-)" "p99 of the 3 runs: $p99s" "" "p99 <= 100us"
+    row "pacing $name: duration (send timestamps, ms; run 1)" "$first_act ms" "$exp ms expected" \
+        "worst error of 3: ${worst}%" "<= 0.1%"
 }
 us() { awk -v v="$1" 'BEGIN { printf "%.1fus", v / 1e3 }'; }
 read -r f50 f99 fmax < <("$B/bench_replay_timer" 2000 2000)
