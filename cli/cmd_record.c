@@ -131,6 +131,40 @@ static int qt_record_serve(const char *bind, int any_address, int auth, qt_aserv
     return 0;
 }
 
+/* A --ca-file must be a readable PEM file with at least one certificate:
+ * libwebsockets would only log a bad one and then refuse every server. */
+static qt_err qt_record_check_ca(const char *path, char *err, size_t errsz)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    char buf[4096];
+    size_t n, keep = 0;
+    int found = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return qt_fail(errno == ENOENT ? QT_ENOTFOUND : QT_EIO, err, errsz,
+                       "cannot read --ca-file '%s': %s", path, strerror(errno));
+    /* scan in blocks, keeping the tail of each so a marker split between
+     * two reads is still seen */
+    while (!found && (n = fread(buf + keep, 1, sizeof buf - keep, f)) > 0) {
+        size_t total = keep + n, m = sizeof begin - 1;
+        for (size_t i = 0; !found && i + m <= total; i++)
+            found = memcmp(buf + i, begin, m) == 0;
+        keep = total < m ? total : m - 1;
+        memmove(buf, buf + total - keep, keep);
+    }
+    if (ferror(f)) {
+        int en = errno;
+        fclose(f);
+        return qt_fail(QT_EIO, err, errsz, "cannot read --ca-file '%s': %s", path, strerror(en));
+    }
+    fclose(f);
+    if (!found)
+        return qt_fail(QT_ECONFIG, err, errsz,
+                       "--ca-file '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                       path);
+    return QT_OK;
+}
+
 int qt_cmd_record(int argc, char **argv)
 {
     static const struct option lo[] = {QT_CLI_COMMON_LONG,
@@ -249,11 +283,8 @@ int qt_cmd_record(int argc, char **argv)
     else if (o.ca_file && o.insecure)
         rc = qt_cli_usage_error("record", "--ca-file verifies the peer, --insecure does not: "
                                           "give one");
-    else if (o.ca_file && access(o.ca_file, R_OK) != 0) {
-        int en = errno;
-        snprintf(err, sizeof err, "cannot read --ca-file '%s': %s", o.ca_file, strerror(en));
-        rc = qt_cli_fail(en == ENOENT ? QT_ENOTFOUND : QT_EIO, err);
-    }
+    else if (o.ca_file && (e = qt_record_check_ca(o.ca_file, err, sizeof err)))
+        rc = qt_cli_fail(e, err);
     else if (!(syms = qt_cli_split_list(symbols, &nsyms)))
         rc = qt_cli_usage_error("record", "--symbols: empty symbol in '%s'", symbols);
     for (size_t i = 0; !rc && i < nsyms; i++)

@@ -245,6 +245,11 @@ int qt_topic_reader_part_done(const qt_topic_reader *r, int p, int64_t end)
     return r->next[p] >= r->hi_open[p] || (end >= 0 && r->next[p] >= end);
 }
 
+int64_t qt_topic_reader_end(const qt_topic_reader *r, int p)
+{
+    return p < 0 || p >= r->npart ? 0 : r->hi_open[p];
+}
+
 qt_err qt_topic_reader_commit(qt_topic_reader *r, char *err, size_t errsz)
 {
     rd_kafka_topic_partition_list_t *l;

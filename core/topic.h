@@ -43,6 +43,9 @@ int qt_topic_reader_at_end(const qt_topic_reader *r);
  * high watermark it had at open. */
 int qt_topic_reader_part_done(const qt_topic_reader *r, int p, int64_t end);
 
+/* Partition p's high watermark when the reader opened (0 for an unknown p). */
+int64_t qt_topic_reader_end(const qt_topic_reader *r, int p);
+
 /* Commits the offsets after the last messages returned (group readers). */
 qt_err qt_topic_reader_commit(qt_topic_reader *r, char *err, size_t errsz);
 

@@ -57,7 +57,7 @@ typedef struct qt_rec {
     int64_t last_rx_ns;
     /* outage bookkeeping: down_ns != 0 while disconnected after streaming */
     int64_t down_ns;
-    char reason[256];
+    char reason[512];
     int ever_streamed;
     qt_err fatal;
     char fatal_msg[512];
@@ -436,14 +436,18 @@ static int qt_rec_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        char why[256];
+        char why[sizeof r->reason];
         const char *text = in ? (const char *)in : "connection failed";
         /* libwebsockets reports a refused certificate as a bare OpenSSL
          * code ("connect SSL err 1: ..."); say what it most likely is */
-        if (r->tls && !r->o->insecure && strstr(text, "SSL"))
-            snprintf(why, sizeof why, "TLS handshake failed (%s): is the server's certificate "
-                     "signed by a CA this machine trusts? --ca-file FILE names others",
-                     text);
+        if (r->tls && !r->o->insecure && strstr(text, "SSL") && r->o->ca_file)
+            snprintf(why, sizeof why, "TLS handshake failed (%s): the server's certificate is "
+                     "not signed by a CA in '%s', is for another host name, or the server "
+                     "does not speak TLS", text, r->o->ca_file);
+        else if (r->tls && !r->o->insecure && strstr(text, "SSL"))
+            snprintf(why, sizeof why, "TLS handshake failed (%s): the server's certificate is "
+                     "not signed by a CA this machine trusts (--ca-file FILE names others), is "
+                     "for another host name, or the server does not speak TLS", text);
         else
             snprintf(why, sizeof why, "%s", text);
         if (r->wsi == wsi || !r->wsi)

@@ -104,9 +104,11 @@ struct qt_sink {
 
 /* A Kafka sink: idempotent producer, key = symbol, value = quote JSON. Opening
  * creates the producer, which connects in the background, so open it before
- * the source: the two get ready together. A cluster that has not confirmed a
- * delivery connect_timeout_ms after the first message is unreachable: a
- * clear QT_EKAFKA with nothing delivered. Unless -X/-F set them:
+ * the source: the two get ready together. When nothing is confirmed
+ * connect_timeout_ms after the first message, a metadata request decides:
+ * no answer (unreachable) or a topic error is a clear QT_EKAFKA with nothing
+ * delivered; an answer means slow, and message.timeout.ms applies. Unless
+ * -X/-F set them:
  * message.timeout.ms = 30 s, bounding how long a broker that goes away
  * mid-replay can stall the end, queue.buffering.max.kbytes = 8 MiB and
  * queue.buffering.max.messages = 10000, so memory does not grow with the

@@ -26,6 +26,7 @@ typedef struct qt_sink_kafka {
     uint64_t reports, seen_reports; /* delivery reports: all, as of last_progress */
     int stalled;           /* no report for timeout_ms with messages out */
     int connect_timeout_ms;
+    int answered;          /* the cluster answered a metadata request */
     char *brokers;         /* for messages; NULL = from -F/-X */
 } qt_sink_kafka;
 
@@ -66,16 +67,36 @@ static void qt_sink_kafka_poll(qt_sink_kafka *k, int timeout_ms)
  * later for limit_ms. */
 static qt_err qt_sink_kafka_silence(qt_sink_kafka *k, int limit_ms, char *err, size_t errsz)
 {
-    int first = k->reports == 0;
+    int first = k->reports == 0 && !k->answered;
     int ms = first ? k->connect_timeout_ms : limit_ms;
     if (k->produced == k->base.delivered + k->base.failed ||
         qt_mono_ns() - k->last_progress <= (int64_t)ms * QT_NS_PER_MS)
         return QT_OK;
+    if (first) {
+        /* Nothing confirmed yet: unreachable, or only slow (a remote
+         * cluster's handshake, a topic still being created)? Ask. */
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t r = rd_kafka_metadata(k->rk, 0, k->rkt, &md, 500);
+        if (r) {
+            k->stalled = 1;
+            return qt_fail(QT_EKAFKA, err, errsz,
+                           "cannot reach Kafka at '%s' within %d ms (%s); nothing was delivered",
+                           k->brokers ? k->brokers : "(from -F/-X)", ms, rd_kafka_err2str(r));
+        }
+        r = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_metadata_destroy(md);
+        if (r) {
+            k->stalled = 1;
+            return qt_fail(QT_EKAFKA, err, errsz,
+                           "Kafka at '%s' answers, but topic '%s' cannot take messages: %s; "
+                           "nothing was delivered",
+                           k->brokers ? k->brokers : "(from -F/-X)", k->topic,
+                           rd_kafka_err2str(r));
+        }
+        k->answered = 1; /* reachable: from now on message.timeout.ms applies */
+        return QT_OK;
+    }
     k->stalled = 1;
-    if (first)
-        return qt_fail(QT_EKAFKA, err, errsz,
-                       "cannot reach Kafka at '%s' within %d ms; nothing was delivered",
-                       k->brokers ? k->brokers : "(from -F/-X)", ms);
     return qt_fail(QT_EKAFKA, err, errsz,
                    "no delivery confirmation from Kafka for %d ms (broker down?)", ms);
 }
@@ -150,7 +171,7 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
     qt_sink_kafka *k = (qt_sink_kafka *)s;
     /* After a stall, a last second for stragglers; none when the broker
      * never answered at all. */
-    int wait_ms = !k->stalled ? timeout_ms : k->reports ? 1000 : 0;
+    int wait_ms = !k->stalled ? timeout_ms : k->reports || k->answered ? 1000 : 0;
     int stall_ms = k->timeout_ms < QT_SINK_STALL_MAX_MS ? k->timeout_ms : QT_SINK_STALL_MAX_MS;
     int64_t end = qt_mono_ns() + (int64_t)wait_ms * QT_NS_PER_MS, now;
     qt_err e = QT_OK;
@@ -163,7 +184,8 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
         qt_sink_kafka_poll(k, 0);
         if ((left = rd_kafka_outq_len(k->rk)) <= 0)
             break;
-        if (k->reports == 0 && (e = qt_sink_kafka_silence(k, stall_ms, err, errsz)))
+        if (k->reports == 0 && !k->answered &&
+            (e = qt_sink_kafka_silence(k, stall_ms, err, errsz)))
             break;
         now = qt_mono_ns();
         if (k->produced > k->base.delivered + k->base.failed &&
@@ -254,7 +276,8 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
      * one and a half, and the replay stalled on every acknowledgement. */
     if (!qt_sink_kafka_user_set(ko, "batch.num.messages")) {
         char kv[64];
-        snprintf(kv, sizeof kv, "batch.num.messages=%ld", queue_max / 4 > 0 ? queue_max / 4 : 1);
+        long batch = queue_max / 4 < 1 ? 1 : queue_max / 4 > 1000000 ? 1000000 : queue_max / 4;
+        snprintf(kv, sizeof kv, "batch.num.messages=%ld", batch); /* librdkafka's range */
         if ((e = qt_kopts_add_kv(ko, kv, err, errsz)))
             return e;
     }

@@ -14,7 +14,8 @@
  * The source buffers what arrives per partition and hands out the earliest
  * head once every partition still being read has one (ties: the lower
  * partition). The buffer is bounded (QT_SRC_TOPIC_BUF_PER_PART messages
- * per partition); past that, the earliest head of those buffered goes. */
+ * times the partitions, in all); past that, the earliest head of those
+ * buffered goes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ static int qt_src_topic_want(const qt_src_topic *s, const rd_kafka_message_t *m)
     if (m->partition < 0 || m->partition >= s->npart)
         return 0;
     if (s->end[m->partition] >= 0 && m->offset >= s->end[m->partition])
+        return 0;
+    /* what arrived after the replay started is not in the selection */
+    if (m->offset >= qt_topic_reader_end(s->r, m->partition))
         return 0;
     if (!s->nsymbols)
         return 1;

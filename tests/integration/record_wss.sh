@@ -6,7 +6,8 @@
 #  - without it the certificate is refused: nothing recorded, a warning that
 #    says so, and the recorder keeps retrying until stopped;
 #  - --insecure skips verification (local test servers);
-#  - a --ca-file that cannot be read, or one given with --insecure, is an error.
+#  - a --ca-file that cannot be read or holds no certificate, or one given
+#    with --insecure, is an error.
 source "$(dirname "$0")/record_lib.bash"
 command -v openssl >/dev/null || fail "openssl is missing"
 
@@ -44,7 +45,7 @@ kill -0 "$REC_PID" 2>/dev/null || fail "recorder gave up on a refused certificat
 stop_rec
 [ "$(tape_count "$T/bad.db")" = 0 ] || fail "recorded $(tape_count "$T/bad.db") quotes from an unverified peer"
 [ "$(stat_of bad sent)" = 0 ] || fail "the server sent $(stat_of bad sent) quotes to an unverified client"
-grep -q "cannot connect to 'wss://localhost:$PORT/v2/test': TLS handshake failed (.*): is the server's certificate signed by a CA this machine trusts? --ca-file FILE names others" "$T/rec.log" ||
+grep -q "cannot connect to 'wss://localhost:$PORT/v2/test': TLS handshake failed (.*): the server's certificate is not signed by a CA this machine trusts (--ca-file FILE names others), is for another host name, or the server does not speak TLS" "$T/rec.log" ||
     fail "no clear TLS error: $(head -5 "$T/rec.log")"
 [ "$(grep -c "TLS handshake failed" "$T/rec.log")" -ge 2 ] || fail "no retry after a refused certificate"
 kill "$SERVER_PID"
@@ -72,6 +73,11 @@ grep -q "error: cannot read --ca-file '$T/nope.pem': No such file or directory" 
 rc=$?
 [ "$rc" = 64 ] || fail "--ca-file with --insecure: exit $rc, want 64"
 grep -q -- "--ca-file verifies the peer, --insecure does not" "$T/e2.txt" || fail "$(cat "$T/e2.txt")"
+"$QT" record --symbols SPY --url "wss://localhost:1/v2/test" --db "$T/x.db" --ca-file "$T/srv.key" \
+    2>"$T/e3.txt"
+rc=$?
+[ "$rc" = 78 ] || fail "--ca-file without a certificate: exit $rc, want 78"
+grep -q "error: --ca-file '$T/srv.key' holds no PEM certificate" "$T/e3.txt" || fail "$(cat "$T/e3.txt")"
 [ ! -e "$T/x.db" ] || fail "a bad flag created the tape"
-ok "unreadable --ca-file: exit 66; with --insecure: exit 64; no tape created"
+ok "unreadable --ca-file: exit 66; one without a certificate: 78; with --insecure: 64; no tape created"
 echo "record_wss: all passed"
