@@ -62,9 +62,10 @@ static void qt_sink_kafka_poll(qt_sink_kafka *k, int timeout_ms)
     }
 }
 
-/* Fails when the broker has been silent too long with messages out: before
- * its first delivery report for connect_timeout_ms (it cannot be reached),
- * later for limit_ms. */
+/* Fails when the broker has been silent too long with messages out. Before
+ * its first delivery report the limit is connect_timeout_ms, and then a
+ * metadata request decides: no answer (unreachable) or a topic error fails,
+ * an answer only marks the cluster slow and limit_ms applies from then on. */
 static qt_err qt_sink_kafka_silence(qt_sink_kafka *k, int limit_ms, char *err, size_t errsz)
 {
     int first = k->reports == 0 && !k->answered;
