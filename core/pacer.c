@@ -1,4 +1,5 @@
 /* quotetape — the pacing clock (see pacer.h). */
+#define _GNU_SOURCE /* CPU affinity, gettid */
 #include "core/pacer.h"
 
 #include <errno.h>
@@ -6,9 +7,12 @@
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #endif
 
 #define QT_PACER_SPIN_DEFAULT INT64_C(1000000)  /* 1 ms: the adaptive window starts wide */
@@ -75,6 +79,73 @@ void qt_pacer_unrealtime(const qt_sched *saved)
 #else
     (void)saved;
 #endif
+}
+
+/* ---- sharing the pacing CPU ------------------------------------------- */
+
+#ifdef __linux__
+/* The CPUs the pacing thread had before it shared one: one pacing thread per
+ * process (see pacer.h), so one saved set. */
+static cpu_set_t qt_share_all;
+static int qt_share_on;
+
+/* Sets the affinity of every thread of the process but self (ignoring
+ * threads that exit meanwhile). */
+static void qt_share_set_others(pid_t self, const cpu_set_t *set)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(de->d_name, &end, 10);
+        if (end == de->d_name || *end || tid <= 0 || (pid_t)tid == self)
+            continue;
+        (void)sched_setaffinity((pid_t)tid, sizeof *set, set);
+    }
+    closedir(d);
+}
+#endif
+
+int qt_pacer_share_cpu(int on)
+{
+#ifdef __linux__
+    pid_t self = gettid();
+    if (on) {
+        cpu_set_t one;
+        int cpu;
+        if (qt_share_on)
+            return 0;
+        if (sched_getaffinity(0, sizeof qt_share_all, &qt_share_all) != 0 ||
+            CPU_COUNT(&qt_share_all) < 2 || (cpu = sched_getcpu()) < 0 ||
+            !CPU_ISSET(cpu, &qt_share_all))
+            return -1;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0)
+            return -1;
+        qt_share_set_others(self, &one);
+        qt_share_on = 1;
+        return 0;
+    }
+    if (!qt_share_on)
+        return 0;
+    qt_share_set_others(self, &qt_share_all);
+    qt_share_on = 0;
+    return sched_setaffinity(0, sizeof qt_share_all, &qt_share_all) == 0 ? 0 : -1;
+#else
+    return on ? -1 : 0;
+#endif
+}
+
+int qt_pacer_share_want(int sharing, int64_t slept_ns, int64_t window_ns)
+{
+    if (window_ns <= 0)
+        return sharing;
+    if (sharing)
+        return slept_ns * 5 >= window_ns; /* off below 20 % asleep */
+    return slept_ns * 5 >= window_ns * 2; /* on from 40 % */
 }
 
 /* ---- lateness histogram ------------------------------------------------ */
@@ -238,20 +309,20 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
     if (p->cfg.speed == 0)
         return 0;
     wake = due - p->spin;
-    for (;;) {
-        int64_t target;
-        now = p->clk.now(p->clk.ud);
-        if (now >= wake)
-            break;
+    now = p->clk.now(p->clk.ud);
+    while (now < wake) {
+        int64_t target, woke;
         if (stop && *stop)
             return -1;
         target = wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake;
         p->clk.sleep_until(target, p->clk.ud);
+        woke = p->clk.now(p->clk.ud);
+        p->slept_ns += woke - now;
         if (p->adaptive && target == wake) {
             /* how late did this machine wake? widen at once, narrow
              * slowly: the window has to cover the tail of the wake-ups,
              * not their typical delay */
-            int64_t over = p->clk.now(p->clk.ud) - target;
+            int64_t over = woke - target;
             int64_t want = over + over / 2;
             if (want > p->spin)
                 p->spin = want;
@@ -262,6 +333,7 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
             if (p->spin > QT_PACER_SPIN_MAX)
                 p->spin = QT_PACER_SPIN_MAX;
         }
+        now = woke;
     }
     while (now < due)
         now = p->clk.now(p->clk.ud);

@@ -68,6 +68,28 @@ int qt_pacer_realtime(qt_sched *saved);
 /* Puts back the policy qt_pacer_realtime() replaced. */
 void qt_pacer_unrealtime(const qt_sched *saved);
 
+/* Sharing the pacing CPU. Handing a message to a thread of another CPU that
+ * sleeps (the Kafka producer's network thread, after a quiet spell) makes
+ * the sender wake that CPU: on a VM that wake costs the sender 15 us at the
+ * median and 50 us at p99, and every quote of a burst waits behind it. Woken
+ * on the sender's own CPU, the same thread costs 1-2 us and, the sender being
+ * real-time, runs once the sender sleeps.
+ *
+ * qt_pacer_share_cpu(1) keeps the calling thread on the CPU it runs on and
+ * moves every other thread of the process there too (threads they start
+ * later inherit it); qt_pacer_share_cpu(0) gives every thread the CPUs the
+ * caller had before. Returns 0 on success; -1 when the process has a single
+ * CPU to run on, or the system refuses (not Linux, a cpuset), with nothing
+ * changed. Only for a real-time caller, which ordinary threads on its CPU
+ * cannot preempt; one such caller per process. */
+int qt_pacer_share_cpu(int on);
+
+/* Whether a real-time pacing thread should share its CPU, given whether it
+ * does now and how much of the last window_ns it slept: only while it sleeps
+ * most of the time do the other threads get enough of its CPU. Turns on at
+ * 40 % asleep, off below 20 % (the gap keeps it from flapping). */
+int qt_pacer_share_want(int sharing, int64_t slept_ns, int64_t window_ns);
+
 /* ---- lateness histogram ------------------------------------------------ */
 
 /* Log-linear buckets: exact below 32 ns, then 32 per power of two (about 3 %
@@ -112,6 +134,7 @@ typedef struct qt_pacer {
     qt_lat_hist lat;   /* lateness of every paced message */
     int adaptive;      /* the spin window follows observed oversleep */
     int64_t spin;      /* the spin window in force */
+    int64_t slept_ns;  /* time spent asleep in qt_pacer_wait_due(), in all */
 } qt_pacer;
 
 /* Sets the pacer up; clk NULL = qt_clock_monotonic(). Copies cfg and clk. */

@@ -12,6 +12,7 @@
 #include "core/qtime.h"
 
 #define QT_PROGRESS_EVERY_NS INT64_C(500000000)
+#define QT_SHARE_EVERY_NS INT64_C(1000000000) /* how often CPU sharing is reconsidered */
 #define QT_FLUSH_DEFAULT_MS 35000
 
 /* Floor division of ns by 1e6, for Kafka millisecond timestamps. */
@@ -84,6 +85,32 @@ static void qt_progress(const qt_replay_msg *m, qt_source *src, const qt_replay_
     fflush(stderr);
 }
 
+/* Once a second, while the next message is not yet due: lets a real-time
+ * pacing thread share its CPU with the sink's threads while it sleeps most
+ * of the time, and stop when it does not (qt_pacer_share_want). A process
+ * that cannot share is not asked again. */
+static void qt_replay_share(const qt_pacer *p, int *sharing, int *can_share, int64_t *t0,
+                            int64_t *slept0)
+{
+    int64_t now = qt_mono_ns();
+    int want;
+    if (now - *t0 < QT_SHARE_EVERY_NS)
+        return;
+    want = qt_pacer_share_want(*sharing, p->slept_ns - *slept0, now - *t0);
+    *t0 = now;
+    *slept0 = p->slept_ns;
+    if (want == *sharing)
+        return;
+    if (qt_pacer_share_cpu(want) != 0) {
+        qt_debug("pacing thread: cannot share its CPU with the sink's threads");
+        *can_share = 0;
+        return;
+    }
+    *sharing = want;
+    qt_debug("pacing thread: %s", want ? "shares its CPU with the sink's threads (mostly asleep)"
+                                       : "no longer shares its CPU (mostly busy)");
+}
+
 qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                      qt_replay_stats *st, char *err, size_t errsz)
 {
@@ -97,6 +124,9 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     int32_t last_part = -1, unsent_part = -1;
     uint64_t in_pass = 0;
     char e2[512];
+    /* CPU sharing of a real-time pacing thread (see qt_pacer_share_cpu) */
+    int sharing = 0, can_share = 0;
+    int64_t share_t0 = 0, share_slept0 = 0;
     qt_sched sched;
     int rt = 0;
 
@@ -110,7 +140,8 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                                          : "ordinary scheduling (real-time refused)");
     }
     qt_pacer_init(&p, &pc, NULL);
-    t0 = last_progress = qt_mono_ns();
+    t0 = last_progress = share_t0 = qt_mono_ns();
+    can_share = rt;
     wall0 = qt_now_ns();
 
     for (;;) {
@@ -152,12 +183,16 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
         due = qt_pacer_due(&p, pace_recv && m.recv_ns ? m.recv_ns : m.event_ns);
         /* the sink's housekeeping, only while there is time for it: a
          * message already due (the rest of a burst) goes without it */
-        if (sink->idle && qt_pacer_has_time(&p, due) && (rc = sink->idle(sink, err, errsz))) {
-            have_unsent = 1;
-            unsent_pos = m.pos;
-            unsent_part = m.partition;
-            st->stopped = 1;
-            break;
+        if ((sink->idle || can_share) && qt_pacer_has_time(&p, due)) {
+            if (sink->idle && (rc = sink->idle(sink, err, errsz))) {
+                have_unsent = 1;
+                unsent_pos = m.pos;
+                unsent_part = m.partition;
+                st->stopped = 1;
+                break;
+            }
+            if (can_share)
+                qt_replay_share(&p, &sharing, &can_share, &share_t0, &share_slept0);
         }
         if (qt_pacer_wait_due(&p, due, cfg->stop) < 0) {
             have_unsent = 1;
@@ -200,6 +235,8 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
             }
         }
     }
+    if (sharing)
+        (void)qt_pacer_share_cpu(0);
     if (rt)
         qt_pacer_unrealtime(&sched);
     if (cfg->progress)

@@ -1,7 +1,12 @@
 /* Unit tests for core/pacer: due times with an injected clock (speed
  * factors, bursts, max-gap, out-of-order, late messages without drift, loop
- * re-anchoring, stop), the lateness histogram, and a short real-clock run. */
+ * re-anchoring, stop), the time asleep, the lateness histogram, sharing the
+ * pacing CPU with real threads, and a short real-clock run. */
+#define _GNU_SOURCE /* CPU affinity */
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "core/pacer.h"
 #include "tests/unit/qt_test.h"
@@ -329,6 +334,104 @@ static void test_hist_sum_saturates(void)
     QT_CHECK_EQ_INT(all.max, 7 * US);
 }
 
+/* slept_ns adds up the time spent in sleep_until, oversleep included, and
+ * not the spin: waits 10 ms apart, a fixed 1 ms window, 100 us oversleep
+ * (the clock ticks 1 ns a read, so the spin ends; allow a few reads). */
+static void test_slept(void)
+{
+    fake_clock fc = {0, 1, 100 * US, 0};
+    qt_pacer_cfg cfg = {1.0, 0, 1 * MS, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    int64_t want;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_wait(&p, 0, NULL); /* the anchor: due at once */
+    QT_CHECK_EQ_INT(p.slept_ns, 0);
+    qt_pacer_wait(&p, 10 * MS, NULL);
+    want = 9 * MS + 100 * US; /* from 0 to the window, then 100 us over */
+    QT_CHECK(p.slept_ns >= want - 10 && p.slept_ns <= want + 10);
+    qt_pacer_wait(&p, 20 * MS, NULL);
+    want += 19 * MS - 10 * MS + 100 * US; /* from the due time on: the spin is not sleep */
+    QT_CHECK(p.slept_ns >= want - 10 && p.slept_ns <= want + 10);
+}
+
+/* The sharing policy: on from 40 % of the window asleep, off below 20 %,
+ * unchanged in between and for an empty window. */
+static void test_share_want(void)
+{
+    QT_CHECK_EQ_INT(qt_pacer_share_want(0, 400 * MS, 1 * SEC), 1);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(0, 399 * MS, 1 * SEC), 0);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(1, 399 * MS, 1 * SEC), 1);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(1, 200 * MS, 1 * SEC), 1);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(1, 199 * MS, 1 * SEC), 0);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(0, 990 * MS, 1 * SEC), 1);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(1, 0, 0), 1);
+    QT_CHECK_EQ_INT(qt_pacer_share_want(0, 0, 0), 0);
+}
+
+/* A thread that idles until told to stop; it reports its CPU set on
+ * request. */
+typedef struct idler {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+} idler;
+
+static void *idle_main(void *arg)
+{
+    idler *id = arg;
+    pthread_mutex_lock(&id->mu);
+    while (!id->stop)
+        pthread_cond_wait(&id->cv, &id->mu);
+    pthread_mutex_unlock(&id->mu);
+    return NULL;
+}
+
+/* Sharing with real threads: the caller and a running thread end up on the
+ * caller's one CPU, a thread started meanwhile inherits it, and unsharing
+ * gives every thread the caller's earlier CPUs. Needs two CPUs. */
+static void test_share_cpu(void)
+{
+    cpu_set_t all, set;
+    idler id = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t a, b;
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) {
+        printf("test_share_cpu: skipped, fewer than 2 CPUs\n");
+        QT_CHECK_EQ_INT(qt_pacer_share_cpu(1), -1);
+        return;
+    }
+    QT_CHECK(pthread_create(&a, NULL, idle_main, &id) == 0);
+    QT_CHECK_EQ_INT(qt_pacer_share_cpu(1), 0);
+    QT_CHECK_EQ_INT(qt_pacer_share_cpu(1), 0); /* again: no change */
+    QT_CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+    QT_CHECK_EQ_INT(CPU_COUNT(&set), 1);
+    {
+        cpu_set_t ta, tb;
+        QT_CHECK(pthread_create(&b, NULL, idle_main, &id) == 0);
+        QT_CHECK(pthread_getaffinity_np(a, sizeof ta, &ta) == 0);
+        QT_CHECK(pthread_getaffinity_np(b, sizeof tb, &tb) == 0);
+        QT_CHECK(CPU_EQUAL(&ta, &set));
+        QT_CHECK(CPU_EQUAL(&tb, &set));
+    }
+    QT_CHECK_EQ_INT(qt_pacer_share_cpu(0), 0);
+    QT_CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+    QT_CHECK(CPU_EQUAL(&set, &all));
+    {
+        cpu_set_t ta, tb;
+        QT_CHECK(pthread_getaffinity_np(a, sizeof ta, &ta) == 0);
+        QT_CHECK(pthread_getaffinity_np(b, sizeof tb, &tb) == 0);
+        QT_CHECK(CPU_EQUAL(&ta, &all));
+        QT_CHECK(CPU_EQUAL(&tb, &all));
+    }
+    QT_CHECK_EQ_INT(qt_pacer_share_cpu(0), 0); /* again: no change */
+    pthread_mutex_lock(&id.mu);
+    id.stop = 1;
+    pthread_cond_broadcast(&id.cv);
+    pthread_mutex_unlock(&id.mu);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+}
+
 /* The real clock: 20 messages 2 ms apart at 1x take 38 ms, each on time
  * within a loose bound (tests run on loaded machines and under sanitizers). */
 static void test_real_clock(void)
@@ -361,6 +464,9 @@ int main(void)
     test_spin();
     test_spin_adaptive();
     test_has_time();
+    test_slept();
+    test_share_want();
+    test_share_cpu();
     test_hist();
     test_hist_sum_saturates();
     test_real_clock();

@@ -1,11 +1,15 @@
 /* Unit tests for the replay loop (replayer/replay.c) with a scripted source
  * and a recording sink: Kafka timestamps per --timestamps mode, --loop
  * passes and their event-time shift, the resume position after a stop, a
- * failed send and a failed delivery, empty selections, source errors. */
+ * failed send and a failed delivery, empty selections, source errors,
+ * real-time scheduling and CPU sharing while pacing. */
+#define _GNU_SOURCE /* CPU affinity */
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/qtime.h"
 #include "core/pacer.h"
@@ -85,6 +89,9 @@ typedef struct fake_sink {
     int idles, idle_fail_at; /* idle() calls; the call that fails (-1 none) */
     int idles_before[NMAX * 4]; /* idle() calls made before send i */
     int64_t pos[NMAX * 4], ts[NMAX * 4];
+    int cpus[NMAX * 4];       /* CPUs the sending thread may run on, at send i */
+    pthread_t *probe;         /* another thread of the process, or NULL */
+    int probe_cpus[NMAX * 4]; /* CPUs that one may run on, at send i */
 } fake_sink;
 
 static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz)
@@ -95,6 +102,14 @@ static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *e
     k->pos[k->n] = m->pos;
     k->ts[k->n] = ts_ms;
     k->idles_before[k->n] = k->idles;
+    {
+        cpu_set_t set;
+        k->cpus[k->n] = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+        if (k->probe)
+            k->probe_cpus[k->n] = pthread_getaffinity_np(*k->probe, sizeof set, &set) == 0
+                                      ? CPU_COUNT(&set)
+                                      : -1;
+    }
     k->n++;
     k->base.delivered++;
     if (k->stop_after && k->n == k->stop_n)
@@ -415,6 +430,55 @@ static void test_realtime(void)
         fprintf(stderr, "test_replay: real-time scheduling refused here; policy checks skipped\n");
 }
 
+/* A real-time pacing thread that mostly sleeps shares its CPU after the
+ * first second (the sends after it run on one CPU, as does a thread of the
+ * process), and every thread has all its CPUs back when the replay ends. */
+static void *share_idle(void *arg)
+{
+    volatile sig_atomic_t *stop = arg;
+    struct timespec ts = {0, 5000000};
+    while (!*stop)
+        nanosleep(&ts, NULL);
+    return NULL;
+}
+
+static void test_share_cpu(void)
+{
+    fake_src f;
+    fake_sink k;
+    qt_replay_stats st;
+    qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
+    qt_sched saved;
+    cpu_set_t all, other;
+    pthread_t t;
+    volatile sig_atomic_t stop_thread = 0;
+    char err[256];
+    if (qt_pacer_realtime(&saved) != 0 || sched_getaffinity(0, sizeof all, &all) != 0 ||
+        CPU_COUNT(&all) < 2) {
+        fprintf(stderr, "test_replay: no real-time scheduling or one CPU; sharing not checked\n");
+        return;
+    }
+    qt_pacer_unrealtime(&saved);
+    QT_CHECK(pthread_create(&t, NULL, share_idle, (void *)&stop_thread) == 0);
+    c.speed = 1;
+    c.realtime = 1;
+    fs_init(&f, 6, 1000 * SEC, 300 * MS); /* 1.5 s, asleep nearly all of it */
+    fk_init(&k);
+    k.probe = &t;
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.n, 6);
+    QT_CHECK_EQ_INT(k.cpus[0], CPU_COUNT(&all)); /* not in the first second */
+    QT_CHECK_EQ_INT(k.probe_cpus[0], CPU_COUNT(&all));
+    QT_CHECK_EQ_INT(k.cpus[5], 1); /* 1.5 s in: shared */
+    QT_CHECK_EQ_INT(k.probe_cpus[5], 1);
+    QT_CHECK(sched_getaffinity(0, sizeof other, &other) == 0);
+    QT_CHECK(CPU_EQUAL(&other, &all));
+    QT_CHECK(pthread_getaffinity_np(t, sizeof other, &other) == 0);
+    QT_CHECK(CPU_EQUAL(&other, &all));
+    stop_thread = 1;
+    pthread_join(t, NULL);
+}
+
 int main(void)
 {
     test_original();
@@ -429,5 +493,6 @@ int main(void)
     test_paced();
     test_idle();
     test_realtime();
+    test_share_cpu();
     return qt_test_done("test_replay");
 }
