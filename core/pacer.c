@@ -297,6 +297,29 @@ int qt_pacer_has_time(const qt_pacer *p, int64_t due)
     return p->cfg.speed != 0 && p->clk.now(p->clk.ud) < due - p->spin;
 }
 
+int qt_pacer_nap(qt_pacer *p, int64_t due, int64_t max_ns, volatile sig_atomic_t *stop)
+{
+    int64_t now, until;
+
+    if (p->cfg.speed == 0)
+        return 0;
+    now = p->clk.now(p->clk.ud);
+    until = now + max_ns;
+    if (until >= due - p->spin)
+        return 0;
+    while (now < until) {
+        int64_t target = until - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : until;
+        int64_t woke;
+        if (stop && *stop)
+            return -1;
+        p->clk.sleep_until(target, p->clk.ud);
+        woke = p->clk.now(p->clk.ud);
+        p->slept_ns += woke - now;
+        now = woke;
+    }
+    return 1;
+}
+
 int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
 {
     return qt_pacer_wait_due(p, qt_pacer_due(p, ts), stop);

@@ -158,6 +158,13 @@ int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop);
  * that the wait will sleep, so work done now cannot make the message late;
  * always 0 at speed 0), then qt_pacer_wait_due() with that due time. */
 int qt_pacer_has_time(const qt_pacer *p, int64_t due);
+
+/* For a caller with work to repeat during a long wait: when due is more than
+ * max_ns (plus the spin window) off, sleeps max_ns (counted in slept_ns) and
+ * returns 1, for the caller to do its work and ask again; otherwise returns 0
+ * at once, and qt_pacer_wait_due() does the rest. -1 if *stop became nonzero
+ * while sleeping (stop may be NULL); 0 at speed 0. */
+int qt_pacer_nap(qt_pacer *p, int64_t due, int64_t max_ns, volatile sig_atomic_t *stop);
 int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop);
 
 /* Starts a new pass (--loop): the next message re-anchors, due gap_ns of

@@ -12,6 +12,7 @@
 #include "core/qtime.h"
 
 #define QT_PROGRESS_EVERY_NS INT64_C(500000000)
+#define QT_IDLE_EVERY_NS INT64_C(1000000000)  /* the sink's housekeeping in a long wait */
 #define QT_SHARE_EVERY_NS INT64_C(1000000000) /* how often CPU sharing is reconsidered */
 #define QT_FLUSH_DEFAULT_MS 35000
 
@@ -127,6 +128,7 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     /* CPU sharing of a real-time pacing thread (see qt_pacer_share_cpu) */
     int sharing = 0, can_share = 0;
     int64_t share_t0 = 0, share_slept0 = 0;
+    int64_t idle_every = cfg->idle_every_ns > 0 ? cfg->idle_every_ns : QT_IDLE_EVERY_NS;
     qt_sched sched;
     int rt = 0;
 
@@ -181,18 +183,24 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
         if (st->sent == 0)
             first_ev = m.event_ns;
         due = qt_pacer_due(&p, pace_recv && m.recv_ns ? m.recv_ns : m.event_ns);
-        /* the sink's housekeeping, only while there is time for it: a
-         * message already due (the rest of a burst) goes without it */
+        /* the sink's housekeeping, only while there is time for it (a
+         * message already due, the rest of a burst, goes without it), and
+         * again every idle_every while a long wait lasts, so a broker that
+         * went away is noticed within a bound on a sparse tape */
         if ((sink->idle || can_share) && qt_pacer_has_time(&p, due)) {
-            if (sink->idle && (rc = sink->idle(sink, err, errsz))) {
+            do {
+                if (sink->idle && (rc = sink->idle(sink, err, errsz)))
+                    break;
+                if (can_share)
+                    qt_replay_share(&p, &sharing, &can_share, &share_t0, &share_slept0);
+            } while (qt_pacer_nap(&p, due, idle_every, cfg->stop) > 0);
+            if (rc) {
                 have_unsent = 1;
                 unsent_pos = m.pos;
                 unsent_part = m.partition;
                 st->stopped = 1;
                 break;
             }
-            if (can_share)
-                qt_replay_share(&p, &sharing, &can_share, &share_t0, &share_slept0);
         }
         if (qt_pacer_wait_due(&p, due, cfg->stop) < 0) {
             have_unsent = 1;

@@ -89,8 +89,9 @@ typedef struct qt_sink qt_sink;
 struct qt_sink {
     qt_err (*send)(qt_sink *k, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz);
     /* Optional: housekeeping (delivery reports, failure checks) that a paced
-     * replay calls before it waits for a message that is not due yet, so
-     * that send() itself does as little as possible at the due time. */
+     * replay calls before it waits for a message that is not due yet (and
+     * every idle_every_ns while a long wait lasts), so that send() itself
+     * does as little as possible at the due time. */
     qt_err (*idle)(qt_sink *k, char *err, size_t errsz);
     /* Waits up to timeout_ms for everything sent to be confirmed; what is
      * still unconfirmed then counts as failed. */
@@ -152,6 +153,8 @@ typedef struct qt_replay_cfg {
     int flush_timeout_ms; /* final flush bound; 0 = 35 s */
     int realtime;        /* paced: ask for real-time scheduling while pacing
                           * (one replay per process only, see pacer.h) */
+    int64_t idle_every_ns; /* paced: the sink's idle() runs at least this often
+                            * while waiting for a message; 0 = 1 s */
     volatile sig_atomic_t *stop;
 } qt_replay_cfg;
 

@@ -355,6 +355,39 @@ static void test_slept(void)
     QT_CHECK(p.slept_ns >= want - 10 && p.slept_ns <= want + 10);
 }
 
+/* A long wait in naps: while the due time is more than max (plus the spin
+ * window) off, nap sleeps max and says so; then it leaves the rest to
+ * wait_due, which lands on time; it sees the stop flag; at max speed it
+ * never sleeps. */
+static void test_nap(void)
+{
+    fake_clock fc = {0, 0, 0, 0};
+    qt_pacer_cfg cfg = {1.0, 0, 1 * MS, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    volatile sig_atomic_t stop = 0;
+    int naps = 0;
+    int64_t due;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_wait(&p, 0, NULL);
+    due = qt_pacer_due(&p, 3500 * MS);
+    while (qt_pacer_nap(&p, due, 1 * SEC, &stop) == 1) {
+        naps++;
+        QT_CHECK_EQ_INT(fc.t, naps * SEC);
+    }
+    QT_CHECK_EQ_INT(naps, 3);
+    QT_CHECK_EQ_INT(p.slept_ns, 3 * SEC);
+    fc.tick = 1;
+    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 2);
+    QT_CHECK_EQ_INT(p.lat.n, 2); /* naps record no lateness */
+    due = qt_pacer_due(&p, 9 * SEC);
+    stop = 1;
+    QT_CHECK_EQ_INT(qt_pacer_nap(&p, due, 1 * SEC, &stop), -1);
+    cfg.speed = 0;
+    qt_pacer_init(&p, &cfg, &clk);
+    QT_CHECK_EQ_INT(qt_pacer_nap(&p, fc.t + 10 * SEC, 1 * SEC, NULL), 0);
+}
+
 /* The sharing policy: on from 40 % of the window asleep, off below 20 %,
  * unchanged in between and for an empty window. */
 static void test_share_want(void)
@@ -465,6 +498,7 @@ int main(void)
     test_spin_adaptive();
     test_has_time();
     test_slept();
+    test_nap();
     test_share_want();
     test_share_cpu();
     test_hist();

@@ -401,6 +401,23 @@ static void test_idle(void)
     QT_CHECK_EQ_STR(err, "no delivery confirmation");
     QT_CHECK_EQ_INT(st.sent, 3);
     QT_CHECK_EQ_STR(st.resume, "seq:103");
+    /* a long wait calls idle() again every idle_every (here 100 ms, a
+     * 450 ms gap: at 0, 100, 200, 300 and maybe 400 ms), and a failure
+     * there stops the replay before the message it waited for */
+    c.speed = 1;
+    c.idle_every_ns = 100 * MS;
+    fs_init(&f, 3, 1000 * SEC, 450 * MS);
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.n, 3);
+    QT_CHECK(k.idles_before[1] >= 4 && k.idles_before[1] <= 5);
+    QT_CHECK(k.idles_before[2] - k.idles_before[1] >= 4);
+    fs_init(&f, 3, 1000 * SEC, 450 * MS);
+    fk_init(&k);
+    k.idle_fail_at = 2; /* the third idle(), in the first gap */
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_EKAFKA);
+    QT_CHECK_EQ_INT(st.sent, 1);
+    QT_CHECK_EQ_STR(st.resume, "seq:101");
 }
 
 /* A paced replay asked to run real-time takes SCHED_FIFO where the process
