@@ -297,16 +297,12 @@ int qt_pacer_has_time(const qt_pacer *p, int64_t due)
     return p->cfg.speed != 0 && p->clk.now(p->clk.ud) < due - p->spin;
 }
 
-int qt_pacer_nap(qt_pacer *p, int64_t due, int64_t max_ns, volatile sig_atomic_t *stop)
+/* Sleeps until the clock reads until, in chunks so a stop is seen, and adds
+ * the time asleep to slept_ns. now is the clock's reading; returns the
+ * reading after, or -1 if *stop became nonzero. */
+static int64_t qt_pacer_sleep_to(qt_pacer *p, int64_t now, int64_t until,
+                                 volatile sig_atomic_t *stop)
 {
-    int64_t now, until;
-
-    if (p->cfg.speed == 0)
-        return 0;
-    now = p->clk.now(p->clk.ud);
-    until = now + max_ns;
-    if (until >= due - p->spin)
-        return 0;
     while (now < until) {
         int64_t target = until - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : until;
         int64_t woke;
@@ -317,7 +313,19 @@ int qt_pacer_nap(qt_pacer *p, int64_t due, int64_t max_ns, volatile sig_atomic_t
         p->slept_ns += woke - now;
         now = woke;
     }
-    return 1;
+    return now;
+}
+
+int qt_pacer_nap(qt_pacer *p, int64_t due, int64_t max_ns, volatile sig_atomic_t *stop)
+{
+    int64_t now;
+
+    if (p->cfg.speed == 0)
+        return 0;
+    now = p->clk.now(p->clk.ud);
+    if (now + max_ns >= due - p->spin)
+        return 0;
+    return qt_pacer_sleep_to(p, now, now + max_ns, stop) < 0 ? -1 : 1;
 }
 
 int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
@@ -333,19 +341,14 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
         return 0;
     wake = due - p->spin;
     now = p->clk.now(p->clk.ud);
-    while (now < wake) {
-        int64_t target, woke;
-        if (stop && *stop)
+    if (now < wake) {
+        if ((now = qt_pacer_sleep_to(p, now, wake, stop)) < 0)
             return -1;
-        target = wake - now > QT_PACER_SLEEP_CHUNK ? now + QT_PACER_SLEEP_CHUNK : wake;
-        p->clk.sleep_until(target, p->clk.ud);
-        woke = p->clk.now(p->clk.ud);
-        p->slept_ns += woke - now;
-        if (p->adaptive && target == wake) {
+        if (p->adaptive) {
             /* how late did this machine wake? widen at once, narrow
              * slowly: the window has to cover the tail of the wake-ups,
              * not their typical delay */
-            int64_t over = woke - target;
+            int64_t over = now - wake;
             int64_t want = over + over / 2;
             if (want > p->spin)
                 p->spin = want;
@@ -356,7 +359,6 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
             if (p->spin > QT_PACER_SPIN_MAX)
                 p->spin = QT_PACER_SPIN_MAX;
         }
-        now = woke;
     }
     while (now < due)
         now = p->clk.now(p->clk.ud);
