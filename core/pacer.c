@@ -360,6 +360,24 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
                 p->spin = QT_PACER_SPIN_MAX;
         }
     }
+    if (p->warm) {
+        /* rehearse the send while spinning; the first call of this wait
+         * may be slow (cold memory), the later ones take what the last one
+         * took, and none may start without the time to finish */
+        int64_t cost = QT_PACER_WARM_COLD_NS / 2, next = now;
+        while (now < due) {
+            if (now >= next && due - now >= 2 * cost) {
+                int64_t t0 = now;
+                p->warm(p->warm_ud);
+                p->warms++;
+                now = p->clk.now(p->clk.ud);
+                cost = now - t0;
+                next = now + QT_PACER_WARM_EVERY_NS;
+                continue;
+            }
+            now = p->clk.now(p->clk.ud);
+        }
+    }
     while (now < due)
         now = p->clk.now(p->clk.ud);
     late = now - due;
@@ -367,6 +385,12 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
     if (late > p->cfg.late_ns)
         p->late++;
     return late;
+}
+
+void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud)
+{
+    p->warm = warm;
+    p->warm_ud = ud;
 }
 
 void qt_pacer_new_pass(qt_pacer *p, int64_t gap_ns)

@@ -112,6 +112,18 @@ static void qt_replay_share(const qt_pacer *p, int *sharing, int *can_share, int
                                        : "no longer shares its CPU (mostly busy)");
 }
 
+/* The message a paced replay waits to send, for the sink's warm(). */
+typedef struct qt_replay_warm_ctx {
+    qt_sink *sink;
+    const qt_replay_msg *m;
+} qt_replay_warm_ctx;
+
+static void qt_replay_warm(void *ud)
+{
+    qt_replay_warm_ctx *w = ud;
+    w->sink->warm(w->sink, w->m);
+}
+
 qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                      qt_replay_stats *st, char *err, size_t errsz)
 {
@@ -131,6 +143,7 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     int64_t idle_every = cfg->idle_every_ns > 0 ? cfg->idle_every_ns : QT_IDLE_EVERY_NS;
     qt_sched sched;
     int rt = 0;
+    qt_replay_warm_ctx warm = {sink, &m};
 
     memset(st, 0, sizeof *st);
     st->paced = cfg->speed > 0;
@@ -142,6 +155,8 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
                                          : "ordinary scheduling (real-time refused)");
     }
     qt_pacer_init(&p, &pc, NULL);
+    if (st->paced && sink->warm)
+        qt_pacer_set_warm(&p, qt_replay_warm, &warm);
     t0 = last_progress = share_t0 = qt_mono_ns();
     can_share = rt;
     wall0 = qt_now_ns();
@@ -243,6 +258,8 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
             }
         }
     }
+    if (p.warms)
+        qt_debug("pacing: %" PRIu64 " sends rehearsed while spinning", p.warms);
     if (sharing)
         (void)qt_pacer_share_cpu(0);
     if (rt)

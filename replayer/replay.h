@@ -93,6 +93,12 @@ struct qt_sink {
      * every idle_every_ns while a long wait lasts), so that send() itself
      * does as little as possible at the due time. */
     qt_err (*idle)(qt_sink *k, char *err, size_t errsz);
+    /* Optional: rehearses sending m, which is due shortly, without sending
+     * it: touches what send() will touch, so that memory gone cold while the
+     * replay slept is warm again when m is due. A paced replay calls it
+     * repeatedly while it spins to m's due time (see qt_pacer_set_warm). It
+     * must not block, fail or change what is delivered. */
+    void (*warm)(qt_sink *k, const qt_replay_msg *m);
     /* Waits up to timeout_ms for everything sent to be confirmed; what is
      * still unconfirmed then counts as failed. */
     qt_err (*flush)(qt_sink *k, int timeout_ms, char *err, size_t errsz);

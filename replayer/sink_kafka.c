@@ -1,10 +1,13 @@
 /* quotetape — replay sink: a Kafka topic through an idempotent producer. */
+#define _GNU_SOURCE /* pipe2 */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/qtime.h"
@@ -28,7 +31,12 @@ typedef struct qt_sink_kafka {
     int connect_timeout_ms;
     int answered;          /* the cluster answered a metadata request */
     char *brokers;         /* for messages; NULL = from -F/-X */
+    int warm_pipe[2];      /* for warm(): the kernel's pipe path; -1 = none */
+    int rehearse;          /* warm() may call producev (no interceptor plugins) */
 } qt_sink_kafka;
+
+/* The opaque of warm()'s rehearsal messages, which are never delivered. */
+static char qt_sink_kafka_warm_tag;
 
 /* Delivery report: counts confirmations and remembers the lowest failed
  * position (each message's opaque is its tape seq or topic offset). */
@@ -37,6 +45,8 @@ static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     qt_sink_kafka *k = opaque;
     int64_t pos = (int64_t)(intptr_t)m->_private;
     (void)rk;
+    if (m->_private == &qt_sink_kafka_warm_tag)
+        return; /* a rehearsal (see warm()) that went further than meant */
     k->reports++;
     if (!m->err) {
         k->base.delivered++;
@@ -119,6 +129,33 @@ static qt_err qt_sink_kafka_serve(qt_sink_kafka *k, char *err, size_t errsz)
 static qt_err qt_sink_kafka_idle(qt_sink *s, char *err, size_t errsz)
 {
     return qt_sink_kafka_serve((qt_sink_kafka *)s, err, errsz);
+}
+
+/* Rehearses sending m: the same producev, with m's key and value, to a
+ * partition that cannot exist. librdkafka builds the message (the same
+ * allocation and copy), runs the partitioner and takes the topic's lock,
+ * then fails at once and frees it: nothing is queued, sent or reported.
+ * Only once the topic's metadata is known (a delivery report has come),
+ * since before that librdkafka would hold the message for later, and not
+ * with interceptor plugins (-X plugin.library.paths), which would see the
+ * rehearsals as sends. Then a
+ * byte through a pipe of our own, for the kernel's side of the wake-up of
+ * librdkafka's network thread that the first send after a quiet spell
+ * makes. */
+static void qt_sink_kafka_warm(qt_sink *s, const qt_replay_msg *m)
+{
+    qt_sink_kafka *k = (qt_sink_kafka *)s;
+    char c = 0;
+
+    (void)rd_kafka_msg_partitioner_consistent_random(k->rkt, m->key, m->key_len, 1, NULL, NULL);
+    if (k->rehearse && k->reports > 0)
+        (void)rd_kafka_producev(
+            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(INT32_MAX),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+            RD_KAFKA_V_TIMESTAMP(0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(&qt_sink_kafka_warm_tag), RD_KAFKA_V_END);
+    if (k->warm_pipe[1] >= 0 && write(k->warm_pipe[1], &c, 1) == 1)
+        (void)!read(k->warm_pipe[0], &c, 1);
 }
 
 static qt_err qt_sink_kafka_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err,
@@ -225,6 +262,10 @@ static void qt_sink_kafka_free(qt_sink *s)
         rd_kafka_flush(k->rk, 1000);
         rd_kafka_destroy(k->rk);
     }
+    if (k->warm_pipe[0] >= 0) {
+        close(k->warm_pipe[0]);
+        close(k->warm_pipe[1]);
+    }
     free(k->topic);
     free(k->brokers);
     free(k);
@@ -289,8 +330,13 @@ qt_err qt_sink_kafka_open(qt_kopts *ko, const char *topic, int connect_timeout_m
         free(k);
         return qt_fail(QT_ENOMEM, err, errsz, "out of memory");
     }
+    k->warm_pipe[0] = k->warm_pipe[1] = -1;
+    k->rehearse = !qt_sink_kafka_user_set(ko, "plugin.library.paths");
+    if (pipe2(k->warm_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        k->warm_pipe[0] = k->warm_pipe[1] = -1; /* warm() does without */
     k->base.send = qt_sink_kafka_send;
     k->base.idle = qt_sink_kafka_idle;
+    k->base.warm = qt_sink_kafka_warm;
     k->base.flush = qt_sink_kafka_flush;
     k->base.free = qt_sink_kafka_free;
     k->base.first_failed_pos = -1;

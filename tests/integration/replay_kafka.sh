@@ -27,13 +27,17 @@ SEL=(--from +60s --to +120s)
 msgs_of "$DB" "${SEL[@]}" > "$T/sel.val"
 NS=$(wc -l < "$T/sel.val")
 start=$(date +%s%N)
-$QT replay --db "$DB" "${SEL[@]}" --speed 20 -b "$BOOT" --topic x20 2> "$T/x20.err" ||
+$QT replay -v --db "$DB" "${SEL[@]}" --speed 20 -b "$BOOT" --topic x20 2> "$T/x20.err" ||
     fail "replay 20x exit $?"
 el_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 # one minute at 20x is 3 s (first to last receive time, a little less)
 CHECKS=$((CHECKS + 1))
 if [ "$el_ms" -lt 2800 ] || [ "$el_ms" -gt 4500 ]; then fail "20x took ${el_ms} ms, want ~3000"; fi
 grep -q "replayed: sent $NS, delivered $NS, failed 0" "$T/x20.err" || fail "20x summary: $(cat "$T/x20.err")"
+# sends were rehearsed while spinning (warm()), and none of the rehearsals
+# reached the topic: it holds exactly the selection (checked below)
+grep -Eq "pacing: [1-9][0-9]* sends rehearsed while spinning" "$T/x20.err" ||
+    fail "20x: no rehearsed sends: $(cat "$T/x20.err")"
 kcat -C -b "$BOOT" -t x20 -e -q -f '%k\t%T\t%s\n' > "$T/x20.tsv"
 check_file "20x values = export" <(cut -f3 "$T/x20.tsv") "$T/sel.val"
 check_file "20x timestamps = event ms" <(cut -f2 "$T/x20.tsv") <(event_ms_of "$DB" "${SEL[@]}")

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/pacer.h"
@@ -388,6 +389,122 @@ static void test_nap(void)
     QT_CHECK_EQ_INT(qt_pacer_nap(&p, fc.t + 10 * SEC, 1 * SEC, NULL), 0);
 }
 
+/* A warm() that records when it ran and takes cost (first_cost for the
+ * first call) of the fake clock's time. */
+typedef struct warm_rec {
+    fake_clock *fc;
+    int64_t cost, first_cost;
+    int n;
+    int64_t start[256], end[256];
+} warm_rec;
+
+static void rec_warm(void *ud)
+{
+    warm_rec *w = ud;
+    if (w->n < 256)
+        w->start[w->n] = w->fc->t;
+    w->fc->t += w->n == 0 && w->first_cost ? w->first_cost : w->cost;
+    if (w->n < 256)
+        w->end[w->n] = w->fc->t;
+    w->n++;
+}
+
+/* One wait for a message due 10 ms ahead with a fixed spin window; returns
+ * its lateness, with the warm() calls in *w. */
+static int64_t warm_wait(warm_rec *w, fake_clock *fc, int64_t spin, int64_t cost,
+                         int64_t first_cost, int64_t *due)
+{
+    qt_pacer_cfg cfg = {1.0, 0, spin, 0};
+    qt_clock clk = {fake_now, fake_sleep, fc};
+    qt_pacer p;
+    int64_t late;
+    memset(w, 0, sizeof *w);
+    w->fc = fc;
+    w->cost = cost;
+    w->first_cost = first_cost;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_set_warm(&p, rec_warm, w);
+    qt_pacer_wait(&p, 0, NULL); /* the anchor: due at once */
+    *due = qt_pacer_due(&p, 10 * MS);
+    late = qt_pacer_wait_due(&p, *due, NULL);
+    QT_CHECK_EQ_INT(p.warms, (uint64_t)w->n);
+    return late;
+}
+
+/* Warming while spinning: warm() runs from the start of the spin window,
+ * every QT_PACER_WARM_EVERY_NS, never starts without twice its last cost
+ * left (the first call: QT_PACER_WARM_COLD_NS), and never makes the message
+ * late; not at all for a message already due, at full speed, or when unset. */
+static void test_warm(void)
+{
+    fake_clock fc = {0, 1 * US, 0, 0};
+    warm_rec w;
+    int64_t due, late;
+
+    /* 1 ms window, 3 us a call: every 20 us from the wake-up to the end */
+    late = warm_wait(&w, &fc, 1 * MS, 3 * US, 0, &due);
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK(w.n >= 40 && w.n <= 45);
+    QT_CHECK(w.start[0] >= due - 1 * MS && w.start[0] <= due - 1 * MS + 2 * US);
+    for (int i = 1; i < w.n && i < 256; i++) {
+        QT_CHECK(w.start[i] - w.end[i - 1] >= QT_PACER_WARM_EVERY_NS);
+        QT_CHECK(due - w.start[i] >= 2 * (w.end[i - 1] - w.start[i - 1]) - 1 * US);
+    }
+    QT_CHECK(w.end[w.n - 1] <= due);
+    QT_CHECK(due - w.end[w.n - 1] <= QT_PACER_WARM_EVERY_NS + 10 * US); /* the last is close */
+
+    /* a cold first call (150 us), then quick ones: still on time */
+    late = warm_wait(&w, &fc, 1 * MS, 3 * US, 150 * US, &due);
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK_EQ_INT(w.end[0] - w.start[0], 150 * US);
+    QT_CHECK(w.n >= 33 && w.n <= 38);
+
+    /* slow calls throughout (100 us): they stop in time */
+    late = warm_wait(&w, &fc, 1 * MS, 100 * US, 0, &due);
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK(w.n >= 5 && w.n <= 7);
+    QT_CHECK(due - w.end[w.n - 1] >= 100 * US);
+
+    /* a window shorter than a cold call may take: no warming */
+    late = warm_wait(&w, &fc, QT_PACER_WARM_COLD_NS - 1 * US, 3 * US, 0, &due);
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK_EQ_INT(w.n, 0);
+
+    /* exactly the cold bound: one call at once, then more */
+    late = warm_wait(&w, &fc, QT_PACER_WARM_COLD_NS, 3 * US, 0, &due);
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK(w.n >= 1);
+    QT_CHECK(w.start[0] - (due - QT_PACER_WARM_COLD_NS) <= 1 * US);
+
+    {
+        qt_pacer_cfg cfg = {1.0, 0, 1 * MS, 0};
+        qt_clock clk = {fake_now, fake_sleep, &fc};
+        qt_pacer p;
+        memset(&w, 0, sizeof w);
+        w.fc = &fc;
+        w.cost = 3 * US;
+        qt_pacer_init(&p, &cfg, &clk);
+        qt_pacer_set_warm(&p, rec_warm, &w);
+        qt_pacer_wait(&p, 0, NULL);
+        /* a message already 5 ms late goes at once, unrehearsed */
+        due = qt_pacer_due(&p, 1 * MS);
+        fc.t = due + 5 * MS;
+        QT_CHECK(qt_pacer_wait_due(&p, due, NULL) >= 5 * MS);
+        QT_CHECK_EQ_INT(w.n, 0);
+        /* unset: no calls */
+        qt_pacer_set_warm(&p, NULL, NULL);
+        QT_CHECK(qt_pacer_wait(&p, 20 * MS, NULL) <= 1 * US);
+        QT_CHECK_EQ_INT(w.n, 0);
+        QT_CHECK_EQ_INT(p.warms, 0);
+        /* full speed: nothing waits, nothing is rehearsed */
+        cfg.speed = 0;
+        qt_pacer_init(&p, &cfg, &clk);
+        qt_pacer_set_warm(&p, rec_warm, &w);
+        QT_CHECK_EQ_INT(qt_pacer_wait(&p, 30 * MS, NULL), 0);
+        QT_CHECK_EQ_INT(w.n, 0);
+    }
+}
+
 /* The sharing policy: on from 40 % of the window asleep, off below 20 %,
  * unchanged in between and for an empty window. */
 static void test_share_want(void)
@@ -499,6 +616,7 @@ int main(void)
     test_has_time();
     test_slept();
     test_nap();
+    test_warm();
     test_share_want();
     test_share_cpu();
     test_hist();

@@ -2,7 +2,8 @@
  * and a recording sink: Kafka timestamps per --timestamps mode, --loop
  * passes and their event-time shift, the resume position after a stop, a
  * failed send and a failed delivery, empty selections, source errors,
- * real-time scheduling and CPU sharing while pacing. */
+ * rehearsing sends while spinning, real-time scheduling and CPU sharing
+ * while pacing. */
 #define _GNU_SOURCE /* CPU affinity */
 #include <inttypes.h>
 #include <pthread.h>
@@ -92,6 +93,8 @@ typedef struct fake_sink {
     int cpus[NMAX * 4];       /* CPUs the sending thread may run on, at send i */
     pthread_t *probe;         /* another thread of the process, or NULL */
     int probe_cpus[NMAX * 4]; /* CPUs that one may run on, at send i */
+    int warms, warm_wrong;    /* warm() calls; those not for the next send */
+    int warms_before[NMAX * 4]; /* warm() calls made before send i */
 } fake_sink;
 
 static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *err, size_t errsz)
@@ -102,6 +105,7 @@ static qt_err fk_send(qt_sink *s, const qt_replay_msg *m, int64_t ts_ms, char *e
     k->pos[k->n] = m->pos;
     k->ts[k->n] = ts_ms;
     k->idles_before[k->n] = k->idles;
+    k->warms_before[k->n] = k->warms;
     {
         cpu_set_t set;
         k->cpus[k->n] = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
@@ -140,12 +144,22 @@ static qt_err fk_idle(qt_sink *s, char *err, size_t errsz)
     return QT_OK;
 }
 
+/* warm() must be for the message send() gets next, with its bytes. */
+static void fk_warm(qt_sink *s, const qt_replay_msg *m)
+{
+    fake_sink *k = (fake_sink *)s;
+    if (m->pos != 100 + k->n || m->key_len != 3 || memcmp(m->key, "SPY", 3) != 0)
+        k->warm_wrong++;
+    k->warms++;
+}
+
 static void fk_init(fake_sink *k)
 {
     memset(k, 0, sizeof *k);
     k->idle_fail_at = -1;
     k->base.send = fk_send;
     k->base.idle = fk_idle;
+    k->base.warm = fk_warm;
     k->base.flush = fk_flush;
     k->base.free = NULL;
     k->base.first_failed_pos = -1;
@@ -420,6 +434,39 @@ static void test_idle(void)
     QT_CHECK_EQ_STR(st.resume, "seq:101");
 }
 
+/* A paced replay rehearses each waited-for message with the sink's warm()
+ * while it spins to the due time: the message it is about to send, never
+ * one already sent; a message due at once (the first, the rest of a burst)
+ * is not rehearsed, and at full speed nothing is. */
+static void test_warm(void)
+{
+    fake_src f;
+    fake_sink k;
+    qt_replay_stats st;
+    qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
+    char err[256];
+    c.speed = 1000;
+    fs_init(&f, 5, 1000 * SEC, 10 * SEC); /* 10 ms apart */
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.n, 5);
+    QT_CHECK_EQ_INT(k.warm_wrong, 0);
+    QT_CHECK_EQ_INT(k.warms_before[0], 0);
+    /* a 1 ms spin window at first, a call every 20 us (how many depends
+     * on how late the machine wakes; test_pacer counts them exactly) */
+    QT_CHECK(k.warms > 0);
+    QT_CHECK_EQ_INT(k.warms, k.warms_before[4]);
+    fs_init(&f, 5, 1000 * SEC, 0); /* a burst */
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.warms, 0);
+    c.speed = 0;
+    fs_init(&f, 5, 1000 * SEC, 10 * SEC);
+    fk_init(&k);
+    QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
+    QT_CHECK_EQ_INT(k.warms, 0);
+}
+
 /* A paced replay asked to run real-time takes SCHED_FIFO where the process
  * may (root, CAP_SYS_NICE) and gives it back when it ends. */
 static void test_realtime(void)
@@ -509,6 +556,7 @@ int main(void)
     test_empty_and_errors();
     test_paced();
     test_idle();
+    test_warm();
     test_realtime();
     test_share_cpu();
     return qt_test_done("test_replay");
