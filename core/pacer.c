@@ -367,6 +367,8 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
         int64_t cost = QT_PACER_WARM_COLD_NS / 2, next = now;
         while (now < due) {
             if (now >= next && due - now >= 2 * cost) {
+                if (stop && *stop)
+                    return -1;
                 int64_t t0 = now;
                 p->warm(p->warm_ud);
                 p->warms++;

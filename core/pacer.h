@@ -180,11 +180,12 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
  * that first send.
  *
  * warm(ud), when set, rehearses the next send without sending (the sink's
- * warm()): qt_pacer_wait_due() calls it while it spins, every
- * QT_PACER_WARM_EVERY_NS, so the send at the due time finds its memory warm.
- * The first call after a sleep is the slow one and only starts when at
- * least QT_PACER_WARM_COLD_NS remain; a later one only when twice the last
- * call's time remains; so warming never makes a message late. NULL turns it
+ * warm()): qt_pacer_wait_due() calls it while it spins, QT_PACER_WARM_EVERY_NS
+ * after the end of the previous call, so the send at the due time finds its
+ * memory warm. The first call of a wait (after a sleep, the slow one) only
+ * starts when at least QT_PACER_WARM_COLD_NS remain, a later one only when
+ * twice the last call's time remains: a call makes the message late only
+ * if it takes longer than that. A stop is seen between calls. NULL turns it
  * off. */
 #define QT_PACER_WARM_EVERY_NS INT64_C(20000)
 #define QT_PACER_WARM_COLD_NS INT64_C(200000)

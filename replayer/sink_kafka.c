@@ -32,11 +32,14 @@ typedef struct qt_sink_kafka {
     int answered;          /* the cluster answered a metadata request */
     char *brokers;         /* for messages; NULL = from -F/-X */
     int warm_pipe[2];      /* for warm(): the kernel's pipe path; -1 = none */
-    int rehearse;          /* warm() may call producev (no interceptor plugins) */
+    int rehearse;          /* warm() may call producev (see there) */
+    uint64_t rehearsed;    /* rehearsals librdkafka refused, as meant */
+    uint64_t rehearsals_queued, rehearsals_out; /* ones it took, and not reported yet */
 } qt_sink_kafka;
 
-/* The opaque of warm()'s rehearsal messages, which are never delivered. */
-static char qt_sink_kafka_warm_tag;
+/* The opaque of warm()'s rehearsal messages: real ones carry a position,
+ * which is never negative. */
+#define QT_SINK_KAFKA_REHEARSAL ((void *)(intptr_t)-2)
 
 /* Delivery report: counts confirmations and remembers the lowest failed
  * position (each message's opaque is its tape seq or topic offset). */
@@ -45,8 +48,10 @@ static void qt_sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     qt_sink_kafka *k = opaque;
     int64_t pos = (int64_t)(intptr_t)m->_private;
     (void)rk;
-    if (m->_private == &qt_sink_kafka_warm_tag)
-        return; /* a rehearsal (see warm()) that went further than meant */
+    if (m->_private == QT_SINK_KAFKA_REHEARSAL) {
+        k->rehearsals_out--; /* one that was queued (see warm()), now failed */
+        return;
+    }
     k->reports++;
     if (!m->err) {
         k->base.delivered++;
@@ -133,27 +138,42 @@ static qt_err qt_sink_kafka_idle(qt_sink *s, char *err, size_t errsz)
 
 /* Rehearses sending m: the same producev, with m's key and value, to a
  * partition that cannot exist. librdkafka builds the message (the same
- * allocation and copy), runs the partitioner and takes the topic's lock,
- * then fails at once and frees it: nothing is queued, sent or reported.
- * Only once the topic's metadata is known (a delivery report has come),
- * since before that librdkafka would hold the message for later, and not
- * with interceptor plugins (-X plugin.library.paths), which would see the
- * rehearsals as sends. Then a
- * byte through a pipe of our own, for the kernel's side of the wake-up of
- * librdkafka's network thread that the first send after a quiet spell
- * makes. */
+ * allocation and copy) and takes the topic's lock, then refuses it and
+ * frees it: nothing is queued or sent. Before that, the default
+ * partitioner's CRC of the key; after, a byte through a pipe of our own,
+ * for the kernel's side of the wake-up of librdkafka's network thread that
+ * the first send after a quiet spell makes.
+ *
+ * librdkafka refuses at once only while it knows the topic's partitions;
+ * otherwise it would hold the message for later (and fail it then). So
+ * producev waits for the first delivered quote, and should librdkafka ever
+ * take a rehearsal all the same (the topic's metadata expired), rehearsals
+ * stop and that one is left out of the flush's count until its report
+ * comes. Not with interceptor plugins (-X plugin.library.paths), which
+ * would see the rehearsals as sends. */
 static void qt_sink_kafka_warm(qt_sink *s, const qt_replay_msg *m)
 {
     qt_sink_kafka *k = (qt_sink_kafka *)s;
     char c = 0;
 
-    (void)rd_kafka_msg_partitioner_consistent_random(k->rkt, m->key, m->key_len, 1, NULL, NULL);
-    if (k->rehearse && k->reports > 0)
-        (void)rd_kafka_producev(
+    if (m->key_len > 0)
+        (void)rd_kafka_msg_partitioner_consistent(k->rkt, m->key, m->key_len, 1, NULL, NULL);
+    if (k->rehearse && k->base.delivered > 0) {
+        rd_kafka_resp_err_t r = rd_kafka_producev(
             k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(INT32_MAX),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
             RD_KAFKA_V_TIMESTAMP(0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(&qt_sink_kafka_warm_tag), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(QT_SINK_KAFKA_REHEARSAL), RD_KAFKA_V_END);
+        if (r == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            k->rehearsals_queued++;
+            k->rehearsals_out++;
+            k->rehearse = 0;
+            qt_debug("kafka: a rehearsed send was queued (topic metadata unknown); "
+                     "no more rehearsals");
+        } else {
+            k->rehearsed++;
+        }
+    }
     if (k->warm_pipe[1] >= 0 && write(k->warm_pipe[1], &c, 1) == 1)
         (void)!read(k->warm_pipe[0], &c, 1);
 }
@@ -220,7 +240,8 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
          * rather than after linger.ms, and serves delivery reports. */
         rd_kafka_flush(k->rk, 50);
         qt_sink_kafka_poll(k, 0);
-        if ((left = rd_kafka_outq_len(k->rk)) <= 0)
+        /* a rehearsal librdkafka took (see warm()) is not ours to wait for */
+        if ((left = rd_kafka_outq_len(k->rk) - (int)k->rehearsals_out) <= 0)
             break;
         if (k->reports == 0 && !k->answered &&
             (e = qt_sink_kafka_silence(k, stall_ms, err, errsz)))
@@ -247,6 +268,9 @@ static qt_err qt_sink_kafka_flush(qt_sink *s, int timeout_ms, char *err, size_t 
         rd_kafka_flush(k->rk, 1000);
         rd_kafka_poll(k->rk, 0);
     }
+    if (k->rehearsed || k->rehearsals_queued)
+        qt_debug("kafka: %" PRIu64 " rehearsed sends refused as meant, %" PRIu64 " queued",
+                 k->rehearsed, k->rehearsals_queued);
     return e;
 }
 

@@ -394,6 +394,9 @@ static void test_nap(void)
 typedef struct warm_rec {
     fake_clock *fc;
     int64_t cost, first_cost;
+    int slow_n;        /* the call that takes slow_cost instead (-1 none) */
+    int64_t slow_cost;
+    volatile sig_atomic_t *stop_at_3; /* set after the third call */
     int n;
     int64_t start[256], end[256];
 } warm_rec;
@@ -403,7 +406,10 @@ static void rec_warm(void *ud)
     warm_rec *w = ud;
     if (w->n < 256)
         w->start[w->n] = w->fc->t;
-    w->fc->t += w->n == 0 && w->first_cost ? w->first_cost : w->cost;
+    w->fc->t += w->n == w->slow_n ? w->slow_cost
+                : w->n == 0 && w->first_cost ? w->first_cost : w->cost;
+    if (w->n == 2 && w->stop_at_3)
+        *w->stop_at_3 = 1;
     if (w->n < 256)
         w->end[w->n] = w->fc->t;
     w->n++;
@@ -422,6 +428,7 @@ static int64_t warm_wait(warm_rec *w, fake_clock *fc, int64_t spin, int64_t cost
     w->fc = fc;
     w->cost = cost;
     w->first_cost = first_cost;
+    w->slow_n = -1;
     qt_pacer_init(&p, &cfg, &clk);
     qt_pacer_set_warm(&p, rec_warm, w);
     qt_pacer_wait(&p, 0, NULL); /* the anchor: due at once */
@@ -462,7 +469,7 @@ static void test_warm(void)
     /* slow calls throughout (100 us): they stop in time */
     late = warm_wait(&w, &fc, 1 * MS, 100 * US, 0, &due);
     QT_CHECK(late <= 1 * US);
-    QT_CHECK(w.n >= 5 && w.n <= 7);
+    QT_CHECK(w.n >= 5 && w.n <= 8);
     QT_CHECK(due - w.end[w.n - 1] >= 100 * US);
 
     /* a window shorter than a cold call may take: no warming */
@@ -480,22 +487,54 @@ static void test_warm(void)
         qt_pacer_cfg cfg = {1.0, 0, 1 * MS, 0};
         qt_clock clk = {fake_now, fake_sleep, &fc};
         qt_pacer p;
+        volatile sig_atomic_t stop = 0;
+        int sleeps;
+        uint64_t warms;
         memset(&w, 0, sizeof w);
         w.fc = &fc;
         w.cost = 3 * US;
+        w.slow_n = -1;
         qt_pacer_init(&p, &cfg, &clk);
         qt_pacer_set_warm(&p, rec_warm, &w);
         qt_pacer_wait(&p, 0, NULL);
-        /* a message already 5 ms late goes at once, unrehearsed */
+        /* a wait that starts inside the window (no sleep) warms too */
         due = qt_pacer_due(&p, 1 * MS);
+        fc.t = due - 500 * US;
+        sleeps = fc.sleeps;
+        QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+        QT_CHECK_EQ_INT(fc.sleeps, sleeps);
+        QT_CHECK(w.n >= 15 && w.n <= 25);
+        QT_CHECK_EQ_INT(w.start[0], due - 500 * US + 1 * US);
+        /* a call far slower than the one before it can overrun the due
+         * time: the lateness is what it was */
+        w.n = 0;
+        w.slow_n = 3;
+        w.slow_cost = 2 * MS;
+        due = qt_pacer_due(&p, 10 * MS);
+        late = qt_pacer_wait_due(&p, due, NULL);
+        QT_CHECK_EQ_INT(w.n, 4);
+        QT_CHECK_EQ_INT(late, w.end[3] - due);
+        QT_CHECK(late > 1 * MS);
+        w.slow_n = -1;
+        /* a stop is seen between calls */
+        w.n = 0;
+        w.stop_at_3 = &stop;
+        due = qt_pacer_due(&p, 20 * MS);
+        QT_CHECK_EQ_INT(qt_pacer_wait_due(&p, due, &stop), -1);
+        QT_CHECK_EQ_INT(w.n, 3);
+        w.stop_at_3 = NULL;
+        w.n = 0;
+        /* a message already 5 ms late goes at once, unrehearsed */
+        due = qt_pacer_due(&p, 30 * MS);
         fc.t = due + 5 * MS;
         QT_CHECK(qt_pacer_wait_due(&p, due, NULL) >= 5 * MS);
         QT_CHECK_EQ_INT(w.n, 0);
         /* unset: no calls */
         qt_pacer_set_warm(&p, NULL, NULL);
-        QT_CHECK(qt_pacer_wait(&p, 20 * MS, NULL) <= 1 * US);
+        warms = p.warms;
+        QT_CHECK(qt_pacer_wait(&p, 60 * MS, NULL) <= 1 * US);
         QT_CHECK_EQ_INT(w.n, 0);
-        QT_CHECK_EQ_INT(p.warms, 0);
+        QT_CHECK_EQ_INT(p.warms, warms);
         /* full speed: nothing waits, nothing is rehearsed */
         cfg.speed = 0;
         qt_pacer_init(&p, &cfg, &clk);

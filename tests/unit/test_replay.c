@@ -446,16 +446,16 @@ static void test_warm(void)
     qt_replay_cfg c = max_cfg(QT_TS_ORIGINAL);
     char err[256];
     c.speed = 1000;
-    fs_init(&f, 5, 1000 * SEC, 10 * SEC); /* 10 ms apart */
+    fs_init(&f, 10, 1000 * SEC, 10 * SEC); /* 10 ms apart */
     fk_init(&k);
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
-    QT_CHECK_EQ_INT(k.n, 5);
+    QT_CHECK_EQ_INT(k.n, 10);
     QT_CHECK_EQ_INT(k.warm_wrong, 0);
     QT_CHECK_EQ_INT(k.warms_before[0], 0);
     /* a 1 ms spin window at first, a call every 20 us (how many depends
      * on how late the machine wakes; test_pacer counts them exactly) */
     QT_CHECK(k.warms > 0);
-    QT_CHECK_EQ_INT(k.warms, k.warms_before[4]);
+    QT_CHECK_EQ_INT(k.warms, k.warms_before[9]);
     fs_init(&f, 5, 1000 * SEC, 0); /* a burst */
     fk_init(&k);
     QT_CHECK_EQ_INT(qt_replay_run(&c, &f.base, &k.base, &st, err, sizeof err), QT_OK);
