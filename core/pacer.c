@@ -362,14 +362,14 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
     }
     if (p->warm) {
         /* rehearse the send while spinning; the first call of this wait
-         * may be slow (cold memory), the later ones take what the last one
-         * took, and none may start without the time to finish */
-        int64_t cost = QT_PACER_WARM_COLD_NS / 2, next = now;
+         * may be slow (cold memory), a later one likely takes what the last
+         * one took, and none starts without twice that left */
+        int64_t cost = QT_PACER_WARM_COLD_NS / 2, next = now, t0;
         while (now < due) {
             if (now >= next && due - now >= 2 * cost) {
                 if (stop && *stop)
                     return -1;
-                int64_t t0 = now;
+                t0 = now;
                 p->warm(p->warm_ud);
                 p->warms++;
                 now = p->clk.now(p->clk.ud);
