@@ -14,7 +14,11 @@
 #    from the consumed send timestamps against the tape's receive-time span
 #    / speed, the worst of the three.
 #    The timer-floor row measures plain absolute sleeps on the same machine:
-#    pacing cannot be more punctual than the machine wakes a thread. Each
+#    pacing cannot be more punctual than the machine wakes a thread. The
+#    cold-memory row measures what touching memory used before costs right
+#    after a sleep (bench_cold_touch): on a shared VM the host evicts the
+#    guest's caches and mappings while it sleeps, and the first send after a
+#    quiet spell pays that. Each
 #    pacing run is followed by bench_pace_ref, the straightforward paced
 #    producer (sleep, spin, producev on a real-time thread) with the same
 #    quotes into the same broker: on a shared VM the host's own stalls set
@@ -123,6 +127,13 @@ us() { awk -v v="$1" 'BEGIN { printf "%.1fus", v / 1e3 }'; }
 read -r f50 f99 fmax < <("$B/bench_replay_timer" 2000 2000)
 row "timer floor: plain absolute sleep lateness p50 / p99 / max (2000 x 2 ms)" \
     "$(us "$f50") / $(us "$f99") / $(us "$fmax")" "the machine, not quotetape" "" "(reference)"
+# what the first send after a quiet spell pays on this machine before doing
+# anything: memory it used before, gone cold while it slept
+read -r c50 c99 cmax < <("$B/bench_cold_touch" 300 20000 16)
+read -r w50 w99 wmax < <("$B/bench_cold_touch" 300 1000 16)
+row "cold-memory floor: touching 16 pages used before, after a 20 ms sleep, p50 / p99 / max (300 tries)" \
+    "$(us "$c50") / $(us "$c99") / $(us "$cmax")" \
+    "after a 1 ms sleep: $(us "$w50") / $(us "$w99") / $(us "$wmax")" "" "(reference)"
 pace "1x busiest minute ($BCOUNT quotes)" 1 --from "$FROM" --to "$TO"
 pace "100x whole tape" 100
 
