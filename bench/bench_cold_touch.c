@@ -3,9 +3,10 @@
  * before, right after it slept. A real-time thread sleeps GAP microseconds
  * (absolute sleep to 500 us before the moment, then a spin, as the pacer
  * does), then reads one byte from each of PAGES pages it wrote at start, and
- * times that. On bare metal this is a few microseconds whatever the gap; on
- * a shared VM a long sleep lets the host evict the guest's caches and
- * mappings, and the first touches pay. Prints "p50_ns p99_ns max_ns".
+ * times that. Where nothing else ran on the CPU meanwhile, the gap would
+ * not matter; on a shared VM a long sleep lets the host evict the guest's
+ * caches and mappings, and the first touches pay. Prints "p50_ns p99_ns
+ * max_ns".
  *
  * usage: bench_cold_touch [N [GAP_US [PAGES]]]   (default 300, 20000 us, 16) */
 #include <stdio.h>
