@@ -172,12 +172,12 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
 
 /* Warming. On a VM, a thread that slept for more than a few milliseconds
  * finds its memory cold: the host ran other work on the CPU meanwhile and
- * evicted caches and address translations, and some pages cost the
- * hypervisor a fault to map again. Measured on a 2-vCPU VM: touching 16
- * pages 500 us after a 50 ms sleep took over 50 us one time in five (under
- * 4 us after a 2 ms sleep), and the first Kafka send after a quiet spell
- * took 120-200 us one time in three. Every quote of a burst waits behind
- * that first send.
+ * evicted caches and address translations, and some pages apparently
+ * have to be mapped again by the hypervisor. Measured on a 2-vCPU VM:
+ * touching 16 pages 500 us after a 50 ms sleep took over 50 us one time in
+ * five (under 4 us after a 2 ms sleep), and the first Kafka send after a
+ * quiet spell took 120-200 us one time in three. Every quote of a burst
+ * waits behind that first send.
  *
  * warm(ud), when set, rehearses the next send without sending (the sink's
  * warm()): qt_pacer_wait_due() calls it while it spins, QT_PACER_WARM_EVERY_NS
