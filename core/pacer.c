@@ -333,6 +333,31 @@ int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
     return qt_pacer_wait_due(p, qt_pacer_due(p, ts), stop);
 }
 
+/* Keeping the send's memory warm through a sleep to wake: asleep until
+ * QT_PACER_KEEP_SPAN_NS before it, then a warm() call every keep_ns while
+ * one more nap and a cold call still fit. Returns the clock's reading
+ * (before wake), or -1 if *stop became nonzero. */
+static int64_t qt_pacer_keep_warm(qt_pacer *p, int64_t now, int64_t wake,
+                                  volatile sig_atomic_t *stop)
+{
+    int64_t from = wake - QT_PACER_KEEP_SPAN_NS;
+    if (now < from && (now = qt_pacer_sleep_to(p, now, from, stop)) < 0)
+        return -1;
+    while (wake - now > p->keep_ns + QT_PACER_WARM_COLD_NS) {
+        if ((now = qt_pacer_sleep_to(p, now, now + p->keep_ns, stop)) < 0)
+            return -1;
+        if (wake - now < QT_PACER_WARM_COLD_NS)
+            break; /* overslept: no time for a call */
+        if (stop && *stop)
+            return -1;
+        p->warm(p->warm_ud);
+        p->warms++;
+        p->keeps++;
+        now = p->clk.now(p->clk.ud);
+    }
+    return now;
+}
+
 int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
 {
     int64_t now, wake, late;
@@ -341,6 +366,9 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
         return 0;
     wake = due - p->spin;
     now = p->clk.now(p->clk.ud);
+    if (now < wake && p->warm && p->keep_ns > 0 &&
+        (now = qt_pacer_keep_warm(p, now, wake, stop)) < 0)
+        return -1;
     if (now < wake) {
         if ((now = qt_pacer_sleep_to(p, now, wake, stop)) < 0)
             return -1;
@@ -389,10 +417,11 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
     return late;
 }
 
-void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud)
+void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud, int64_t keep_ns)
 {
     p->warm = warm;
     p->warm_ud = ud;
+    p->keep_ns = keep_ns > 0 ? keep_ns : 0;
 }
 
 void qt_pacer_new_pass(qt_pacer *p, int64_t gap_ns)

@@ -137,7 +137,9 @@ typedef struct qt_pacer {
     int64_t slept_ns;  /* time spent asleep in qt_pacer_wait_due(), in all */
     void (*warm)(void *ud); /* see qt_pacer_set_warm(); NULL = none */
     void *warm_ud;
+    int64_t keep_ns;   /* warm() every keep_ns before a wake-up; 0 = none */
     uint64_t warms;    /* warm() calls, in all */
+    uint64_t keeps;    /* of them, calls between naps (keep_ns) */
 } qt_pacer;
 
 /* Sets the pacer up; clk NULL = qt_clock_monotonic(). Copies cfg and clk. */
@@ -186,10 +188,24 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
  * starts when at least QT_PACER_WARM_COLD_NS remain, a later one only when
  * twice the last call's time remains: a call makes the message late only
  * if it takes longer than that. A stop is seen between calls. NULL turns it
- * off. */
+ * off.
+ *
+ * Rehearsing only in the spin window comes too late when the host took the
+ * memory during a long sleep: the first rehearsal is then the slow one, and
+ * the next ones need not be fast yet. With keep_ns > 0, a wait that sleeps
+ * breaks its last QT_PACER_KEEP_SPAN_NS before the spin window into naps
+ * of keep_ns with a warm() call after each (while one more nap and a cold
+ * call fit), so the memory never sits idle long. Measured on the busy
+ * 2-vCPU VM, 1x busiest minute, alternating runs: the median p99 lateness
+ * went from 696 us to 288 us with keep_ns 5 ms (332 us with 2 ms); naps
+ * without the calls gave 493 us. QT_PACER_KEEP_WARM_NS is the period to
+ * use: one call and one wake-up per period, only while a message is
+ * close. */
 #define QT_PACER_WARM_EVERY_NS INT64_C(20000)
 #define QT_PACER_WARM_COLD_NS INT64_C(200000)
-void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud);
+#define QT_PACER_KEEP_WARM_NS INT64_C(5000000)
+#define QT_PACER_KEEP_SPAN_NS INT64_C(100000000)
+void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud, int64_t keep_ns);
 
 /* Starts a new pass (--loop): the next message re-anchors, due gap_ns of
  * tape time (divided by speed) after the last one, or at once if that moment

@@ -156,7 +156,7 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
     }
     qt_pacer_init(&p, &pc, NULL);
     if (st->paced && sink->warm)
-        qt_pacer_set_warm(&p, qt_replay_warm, &warm);
+        qt_pacer_set_warm(&p, qt_replay_warm, &warm, QT_PACER_KEEP_WARM_NS);
     t0 = last_progress = share_t0 = qt_mono_ns();
     can_share = rt;
     wall0 = qt_now_ns();
@@ -259,7 +259,9 @@ qt_err qt_replay_run(const qt_replay_cfg *cfg, qt_source *src, qt_sink *sink,
         }
     }
     if (p.warms)
-        qt_debug("pacing: %" PRIu64 " sends rehearsed while spinning", p.warms);
+        qt_debug("pacing: %" PRIu64 " sends rehearsed, %" PRIu64 " while spinning and %" PRIu64
+                 " between naps",
+                 p.warms, p.warms - p.keeps, p.keeps);
     if (sharing)
         (void)qt_pacer_share_cpu(0);
     if (rt)

@@ -96,8 +96,9 @@ struct qt_sink {
     /* Optional: rehearses sending m, which is due shortly, without sending
      * it: touches what send() will touch, so that memory gone cold while the
      * replay slept is warm again when m is due. A paced replay calls it
-     * repeatedly while it spins to m's due time (see qt_pacer_set_warm). It
-     * must not block, fail or change what is delivered. */
+     * every few milliseconds while m is close, and repeatedly while it spins
+     * to m's due time (see qt_pacer_set_warm). It must not block, fail or
+     * change what is delivered. */
     void (*warm)(qt_sink *k, const qt_replay_msg *m);
     /* Waits up to timeout_ms for everything sent to be confirmed; what is
      * still unconfirmed then counts as failed. */

@@ -430,7 +430,7 @@ static int64_t warm_wait(warm_rec *w, fake_clock *fc, int64_t spin, int64_t cost
     w->first_cost = first_cost;
     w->slow_n = -1;
     qt_pacer_init(&p, &cfg, &clk);
-    qt_pacer_set_warm(&p, rec_warm, w);
+    qt_pacer_set_warm(&p, rec_warm, w, 0);
     qt_pacer_wait(&p, 0, NULL); /* the anchor: due at once */
     *due = qt_pacer_due(&p, 10 * MS);
     late = qt_pacer_wait_due(&p, *due, NULL);
@@ -495,7 +495,7 @@ static void test_warm(void)
         w.cost = 3 * US;
         w.slow_n = -1;
         qt_pacer_init(&p, &cfg, &clk);
-        qt_pacer_set_warm(&p, rec_warm, &w);
+        qt_pacer_set_warm(&p, rec_warm, &w, 0);
         qt_pacer_wait(&p, 0, NULL);
         /* a wait that starts inside the window (no sleep) warms too */
         due = qt_pacer_due(&p, 1 * MS);
@@ -530,7 +530,7 @@ static void test_warm(void)
         QT_CHECK(qt_pacer_wait_due(&p, due, NULL) >= 5 * MS);
         QT_CHECK_EQ_INT(w.n, 0);
         /* unset: no calls */
-        qt_pacer_set_warm(&p, NULL, NULL);
+        qt_pacer_set_warm(&p, NULL, NULL, QT_PACER_KEEP_WARM_NS);
         warms = p.warms;
         QT_CHECK(qt_pacer_wait(&p, 60 * MS, NULL) <= 1 * US);
         QT_CHECK_EQ_INT(w.n, 0);
@@ -538,10 +538,105 @@ static void test_warm(void)
         /* full speed: nothing waits, nothing is rehearsed */
         cfg.speed = 0;
         qt_pacer_init(&p, &cfg, &clk);
-        qt_pacer_set_warm(&p, rec_warm, &w);
+        qt_pacer_set_warm(&p, rec_warm, &w, 0);
         QT_CHECK_EQ_INT(qt_pacer_wait(&p, 30 * MS, NULL), 0);
         QT_CHECK_EQ_INT(w.n, 0);
     }
+}
+
+/* Keeping warm through a sleep: asleep until QT_PACER_KEEP_SPAN_NS before
+ * the spin window, then a warm() call after every nap of keep_ns while one
+ * more nap and a cold call fit, then the spin window as before; none for a
+ * short wait, none with keep_ns 0, a stop seen between naps, and an
+ * oversleep that leaves no room skips the call. */
+static void test_keep_warm(void)
+{
+    const int64_t keep = 5 * MS, spin = 1 * MS;
+    fake_clock fc = {0, 1 * US, 0, 0};
+    qt_pacer_cfg cfg = {1.0, 0, spin, 0};
+    qt_clock clk = {fake_now, fake_sleep, &fc};
+    qt_pacer p;
+    warm_rec w;
+    volatile sig_atomic_t stop = 0;
+    int64_t due, wake, late;
+    int nk, i;
+
+    memset(&w, 0, sizeof w);
+    w.fc = &fc;
+    w.cost = 3 * US;
+    w.slow_n = -1;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_set_warm(&p, rec_warm, &w, keep);
+    qt_pacer_wait(&p, 0, NULL); /* the anchor: due at once */
+
+    /* a message 1 s off: one sleep to the span, then naps with calls */
+    due = qt_pacer_due(&p, 1 * SEC);
+    wake = due - spin;
+    late = qt_pacer_wait_due(&p, due, NULL);
+    QT_CHECK(late <= 1 * US);
+    for (nk = 0; nk < w.n && w.start[nk] < wake; nk++)
+        ;
+    QT_CHECK_EQ_INT(p.keeps, (uint64_t)nk);
+    QT_CHECK_EQ_INT(p.warms, (uint64_t)w.n);
+    /* the span holds (100 ms - 200 us) / 5 ms whole naps with a call */
+    QT_CHECK_EQ_INT(nk, (int)((QT_PACER_KEEP_SPAN_NS - QT_PACER_WARM_COLD_NS) / keep));
+    QT_CHECK(w.start[0] >= wake - QT_PACER_KEEP_SPAN_NS + keep);
+    QT_CHECK(w.start[0] <= wake - QT_PACER_KEEP_SPAN_NS + keep + 2 * US);
+    for (i = 1; i < nk; i++) {
+        QT_CHECK(w.start[i] - w.end[i - 1] >= keep);
+        QT_CHECK(w.start[i] - w.end[i - 1] <= keep + 2 * US);
+    }
+    QT_CHECK(wake - w.end[nk - 1] >= QT_PACER_WARM_COLD_NS);
+    QT_CHECK(wake - w.end[nk - 1] <= keep + QT_PACER_WARM_COLD_NS);
+    QT_CHECK(w.n > nk); /* and the spin window rehearses as before */
+    QT_CHECK(w.start[nk] >= wake);
+
+    /* a wait shorter than a nap, a cold call and the spin window: none */
+    w.n = 0;
+    p.keeps = 0;
+    due = qt_pacer_due(&p, 1 * SEC + keep + QT_PACER_WARM_COLD_NS + spin);
+    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+    QT_CHECK_EQ_INT(p.keeps, 0);
+    /* 10 us more: one call */
+    due = qt_pacer_due(&p, 1 * SEC + 2 * (keep + QT_PACER_WARM_COLD_NS + spin) + 10 * US);
+    w.n = 0;
+    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+    QT_CHECK_EQ_INT(p.keeps, 1);
+
+    /* a nap that oversleeps past the cold bound: no call after it, and
+     * the lateness it causes is recorded (the wait starts 50 ms before the
+     * wake-up, the first nap ends 3 ms after it) */
+    w.n = 0;
+    p.keeps = 0;
+    due = qt_pacer_due(&p, 3 * SEC);
+    fc.t = due - spin - 50 * MS;
+    fc.oversleep = 48 * MS;
+    late = qt_pacer_wait_due(&p, due, NULL);
+    QT_CHECK(late >= 2 * MS && late <= 2 * MS + 10 * US);
+    QT_CHECK_EQ_INT(p.keeps, 0);
+    QT_CHECK_EQ_INT(w.n, 0);
+    fc.oversleep = 0;
+
+    /* a stop is seen between naps */
+    w.n = 0;
+    p.keeps = 0;
+    w.stop_at_3 = &stop;
+    due = qt_pacer_due(&p, 4 * SEC);
+    QT_CHECK_EQ_INT(qt_pacer_wait_due(&p, due, &stop), -1);
+    QT_CHECK_EQ_INT(w.n, 3);
+    QT_CHECK_EQ_INT(p.keeps, 3);
+    QT_CHECK(fc.t < due - spin);
+    w.stop_at_3 = NULL;
+    stop = 0;
+
+    /* keep_ns 0: only the spin window rehearses */
+    qt_pacer_set_warm(&p, rec_warm, &w, 0);
+    w.n = 0;
+    p.keeps = 0;
+    due = qt_pacer_due(&p, 5 * SEC);
+    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+    QT_CHECK_EQ_INT(p.keeps, 0);
+    QT_CHECK(w.n > 0 && w.start[0] >= due - spin);
 }
 
 /* The sharing policy: on from 40 % of the window asleep, off below 20 %,
@@ -656,6 +751,7 @@ int main(void)
     test_slept();
     test_nap();
     test_warm();
+    test_keep_warm();
     test_share_want();
     test_share_cpu();
     test_hist();
