@@ -334,18 +334,22 @@ int64_t qt_pacer_wait(qt_pacer *p, int64_t ts, volatile sig_atomic_t *stop)
 }
 
 /* Keeping the send's memory warm through a sleep to wake: asleep until
- * QT_PACER_KEEP_SPAN_NS before it, then a warm() call every keep_ns while
- * one more nap and a cold call still fit. Returns the clock's reading
- * (before wake), or -1 if *stop became nonzero. */
+ * QT_PACER_KEEP_SPAN_NS before it, then naps of keep_ns, each followed by a
+ * warm() call, while one more nap and a cold call still fit (a nap starts
+ * when the previous call ends). Returns the clock's reading, which an
+ * oversleeping nap or a slow call may have taken past wake, or -1 if *stop
+ * became nonzero; *over is the last nap's oversleep (left alone if none). */
 static int64_t qt_pacer_keep_warm(qt_pacer *p, int64_t now, int64_t wake,
-                                  volatile sig_atomic_t *stop)
+                                  volatile sig_atomic_t *stop, int64_t *over)
 {
-    int64_t from = wake - QT_PACER_KEEP_SPAN_NS;
+    int64_t from = wake - QT_PACER_KEEP_SPAN_NS, target;
     if (now < from && (now = qt_pacer_sleep_to(p, now, from, stop)) < 0)
         return -1;
-    while (wake - now > p->keep_ns + QT_PACER_WARM_COLD_NS) {
-        if ((now = qt_pacer_sleep_to(p, now, now + p->keep_ns, stop)) < 0)
+    while (wake - now - QT_PACER_WARM_COLD_NS > p->keep_ns) {
+        target = now + p->keep_ns;
+        if ((now = qt_pacer_sleep_to(p, now, target, stop)) < 0)
             return -1;
+        *over = now - target;
         if (wake - now < QT_PACER_WARM_COLD_NS)
             break; /* overslept: no time for a call */
         if (stop && *stop)
@@ -360,36 +364,36 @@ static int64_t qt_pacer_keep_warm(qt_pacer *p, int64_t now, int64_t wake,
 
 int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
 {
-    int64_t now, wake, late;
+    int64_t now, wake, late, over = -1; /* the last wake-up's oversleep; -1 = none */
 
     if (p->cfg.speed == 0)
         return 0;
     wake = due - p->spin;
     now = p->clk.now(p->clk.ud);
     if (now < wake && p->warm && p->keep_ns > 0 &&
-        (now = qt_pacer_keep_warm(p, now, wake, stop)) < 0)
+        (now = qt_pacer_keep_warm(p, now, wake, stop, &over)) < 0)
         return -1;
     if (now < wake) {
         if ((now = qt_pacer_sleep_to(p, now, wake, stop)) < 0)
             return -1;
-        if (p->adaptive) {
-            /* how late did this machine wake? widen at once, narrow
-             * slowly: the window has to cover the tail of the wake-ups,
-             * not their typical delay */
-            int64_t over = now - wake;
-            int64_t want = over + over / 2;
-            if (want > p->spin)
-                p->spin = want;
-            else
-                p->spin -= (p->spin - want) / 1024;
-            if (p->spin < QT_PACER_SPIN_MIN)
-                p->spin = QT_PACER_SPIN_MIN;
-            if (p->spin > QT_PACER_SPIN_MAX)
-                p->spin = QT_PACER_SPIN_MAX;
-        }
+        over = now - wake;
+    }
+    if (over >= 0 && p->adaptive) {
+        /* how late did this machine wake (at the end of the sleep, or of
+         * the nap that ended it)? widen at once, narrow slowly: the window
+         * has to cover the tail of the wake-ups, not their typical delay */
+        int64_t want = over + over / 2;
+        if (want > p->spin)
+            p->spin = want;
+        else
+            p->spin -= (p->spin - want) / 1024;
+        if (p->spin < QT_PACER_SPIN_MIN)
+            p->spin = QT_PACER_SPIN_MIN;
+        if (p->spin > QT_PACER_SPIN_MAX)
+            p->spin = QT_PACER_SPIN_MAX;
     }
     if (p->warm) {
-        /* rehearse the send while spinning; the first call of this wait
+        /* rehearse the send while spinning; the first call while spinning
          * may be slow (cold memory), a later one likely takes what the last
          * one took, and none starts without twice that left */
         int64_t cost = QT_PACER_WARM_COLD_NS / 2, next = now, t0;
@@ -421,7 +425,8 @@ void qt_pacer_set_warm(qt_pacer *p, void (*warm)(void *ud), void *ud, int64_t ke
 {
     p->warm = warm;
     p->warm_ud = ud;
-    p->keep_ns = keep_ns > 0 ? keep_ns : 0;
+    /* a nap as long as the span never fits in it: none (and no overflow) */
+    p->keep_ns = keep_ns > 0 && keep_ns < QT_PACER_KEEP_SPAN_NS ? keep_ns : 0;
 }
 
 void qt_pacer_new_pass(qt_pacer *p, int64_t gap_ns)

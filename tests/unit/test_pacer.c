@@ -23,6 +23,11 @@ typedef struct fake_clock {
     int sleeps;
 } fake_clock;
 
+/* When set, sleep number fake_stop_at (counted in fake_clock.sleeps) sets
+ * *fake_stop to 1: a stop that arrives while the pacer sleeps. */
+static volatile sig_atomic_t *fake_stop;
+static int fake_stop_at;
+
 static int64_t fake_now(void *ud)
 {
     fake_clock *c = ud;
@@ -35,6 +40,8 @@ static void fake_sleep(int64_t until, void *ud)
 {
     fake_clock *c = ud;
     c->sleeps++;
+    if (fake_stop && c->sleeps == fake_stop_at)
+        *fake_stop = 1;
     if (until > c->t)
         c->t = until;
     c->t += c->oversleep;
@@ -547,11 +554,13 @@ static void test_warm(void)
 /* Keeping warm through a sleep: asleep until QT_PACER_KEEP_SPAN_NS before
  * the spin window, then a warm() call after every nap of keep_ns while one
  * more nap and a cold call fit, then the spin window as before; none for a
- * short wait, none with keep_ns 0, a stop seen between naps, and an
- * oversleep that leaves no room skips the call. */
+ * short wait, none with keep_ns 0 or as long as the span; a stop is seen
+ * during a nap and between naps; a nap that wakes too close to the spin
+ * window is not followed by a call, and one that wakes past it is recorded
+ * as lateness and widens an adaptive window. */
 static void test_keep_warm(void)
 {
-    const int64_t keep = 5 * MS, spin = 1 * MS;
+    const int64_t keep = 5 * MS, spin = 1 * MS, cold = QT_PACER_WARM_COLD_NS;
     fake_clock fc = {0, 1 * US, 0, 0};
     qt_pacer_cfg cfg = {1.0, 0, spin, 0};
     qt_clock clk = {fake_now, fake_sleep, &fc};
@@ -559,7 +568,7 @@ static void test_keep_warm(void)
     warm_rec w;
     volatile sig_atomic_t stop = 0;
     int64_t due, wake, late;
-    int nk, i;
+    int nk, i, sleeps;
 
     memset(&w, 0, sizeof w);
     w.fc = &fc;
@@ -579,64 +588,119 @@ static void test_keep_warm(void)
     QT_CHECK_EQ_INT(p.keeps, (uint64_t)nk);
     QT_CHECK_EQ_INT(p.warms, (uint64_t)w.n);
     /* the span holds (100 ms - 200 us) / 5 ms whole naps with a call */
-    QT_CHECK_EQ_INT(nk, (int)((QT_PACER_KEEP_SPAN_NS - QT_PACER_WARM_COLD_NS) / keep));
-    QT_CHECK(w.start[0] >= wake - QT_PACER_KEEP_SPAN_NS + keep);
-    QT_CHECK(w.start[0] <= wake - QT_PACER_KEEP_SPAN_NS + keep + 2 * US);
-    for (i = 1; i < nk; i++) {
-        QT_CHECK(w.start[i] - w.end[i - 1] >= keep);
-        QT_CHECK(w.start[i] - w.end[i - 1] <= keep + 2 * US);
+    QT_CHECK_EQ_INT(nk, (int)((QT_PACER_KEEP_SPAN_NS - cold) / keep));
+    if (nk > 0) {
+        QT_CHECK(w.start[0] >= wake - QT_PACER_KEEP_SPAN_NS + keep);
+        QT_CHECK(w.start[0] <= wake - QT_PACER_KEEP_SPAN_NS + keep + 2 * US);
+        for (i = 1; i < nk; i++) {
+            QT_CHECK(w.start[i] - w.end[i - 1] >= keep);
+            QT_CHECK(w.start[i] - w.end[i - 1] <= keep + 2 * US);
+        }
+        QT_CHECK(wake - w.end[nk - 1] >= cold);
+        QT_CHECK(wake - w.end[nk - 1] <= keep + cold);
     }
-    QT_CHECK(wake - w.end[nk - 1] >= QT_PACER_WARM_COLD_NS);
-    QT_CHECK(wake - w.end[nk - 1] <= keep + QT_PACER_WARM_COLD_NS);
     QT_CHECK(w.n > nk); /* and the spin window rehearses as before */
-    QT_CHECK(w.start[nk] >= wake);
+    if (w.n > nk)
+        QT_CHECK(w.start[nk] >= wake);
 
-    /* a wait shorter than a nap, a cold call and the spin window: none */
+    /* a wait no longer than a nap and a cold call before the spin window:
+     * no nap, one sleep to the window */
     w.n = 0;
     p.keeps = 0;
-    due = qt_pacer_due(&p, 1 * SEC + keep + QT_PACER_WARM_COLD_NS + spin);
+    due = qt_pacer_due(&p, 2 * SEC);
+    fc.t = due - spin - keep - cold;
+    sleeps = fc.sleeps;
     QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
     QT_CHECK_EQ_INT(p.keeps, 0);
-    /* 10 us more: one call */
-    due = qt_pacer_due(&p, 1 * SEC + 2 * (keep + QT_PACER_WARM_COLD_NS + spin) + 10 * US);
-    w.n = 0;
+    QT_CHECK_EQ_INT(fc.sleeps, sleeps + 1);
+    /* 10 us more: one nap and one call, then the sleep to the window */
+    due = qt_pacer_due(&p, 3 * SEC);
+    fc.t = due - spin - keep - cold - 10 * US;
+    sleeps = fc.sleeps;
     QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
     QT_CHECK_EQ_INT(p.keeps, 1);
+    QT_CHECK_EQ_INT(fc.sleeps, sleeps + 2);
+
+    /* a nap that wakes 100 us before the spin window: no call after it,
+     * and the message is on time */
+    w.n = 0;
+    p.keeps = 0;
+    due = qt_pacer_due(&p, 4 * SEC);
+    wake = due - spin;
+    fc.t = wake - keep - 250 * US; /* the nap ends 100 us before wake */
+    fc.oversleep = 150 * US;
+    late = qt_pacer_wait_due(&p, due, NULL);
+    fc.oversleep = 0;
+    QT_CHECK(late <= 1 * US);
+    QT_CHECK_EQ_INT(p.keeps, 0);
+    for (i = 0; i < w.n && i < 256; i++)
+        QT_CHECK(w.start[i] >= wake);
 
     /* a nap that oversleeps past the cold bound: no call after it, and
      * the lateness it causes is recorded (the wait starts 50 ms before the
      * wake-up, the first nap ends 3 ms after it) */
     w.n = 0;
     p.keeps = 0;
-    due = qt_pacer_due(&p, 3 * SEC);
+    due = qt_pacer_due(&p, 5 * SEC);
     fc.t = due - spin - 50 * MS;
     fc.oversleep = 48 * MS;
     late = qt_pacer_wait_due(&p, due, NULL);
+    fc.oversleep = 0;
     QT_CHECK(late >= 2 * MS && late <= 2 * MS + 10 * US);
     QT_CHECK_EQ_INT(p.keeps, 0);
     QT_CHECK_EQ_INT(w.n, 0);
-    fc.oversleep = 0;
 
-    /* a stop is seen between naps */
+    /* a stop is seen between naps (raised by the third call) ... */
     w.n = 0;
     p.keeps = 0;
     w.stop_at_3 = &stop;
-    due = qt_pacer_due(&p, 4 * SEC);
+    due = qt_pacer_due(&p, 6 * SEC);
     QT_CHECK_EQ_INT(qt_pacer_wait_due(&p, due, &stop), -1);
     QT_CHECK_EQ_INT(w.n, 3);
     QT_CHECK_EQ_INT(p.keeps, 3);
     QT_CHECK(fc.t < due - spin);
     w.stop_at_3 = NULL;
     stop = 0;
-
-    /* keep_ns 0: only the spin window rehearses */
-    qt_pacer_set_warm(&p, rec_warm, &w, 0);
+    /* ... and during one (raised by the third nap): no call after it */
     w.n = 0;
     p.keeps = 0;
-    due = qt_pacer_due(&p, 5 * SEC);
-    QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
-    QT_CHECK_EQ_INT(p.keeps, 0);
-    QT_CHECK(w.n > 0 && w.start[0] >= due - spin);
+    due = qt_pacer_due(&p, 7 * SEC);
+    fc.t = due - spin - 50 * MS; /* no sleep to the span: naps from here */
+    fake_stop = &stop;
+    fake_stop_at = fc.sleeps + 3;
+    QT_CHECK_EQ_INT(qt_pacer_wait_due(&p, due, &stop), -1);
+    fake_stop = NULL;
+    stop = 0;
+    QT_CHECK_EQ_INT(w.n, 2);
+    QT_CHECK_EQ_INT(p.keeps, 2);
+
+    /* keep_ns 0, or as long as the span: only the spin window rehearses */
+    for (int k = 0; k < 2; k++) {
+        qt_pacer_set_warm(&p, rec_warm, &w, k ? QT_PACER_KEEP_SPAN_NS : 0);
+        w.n = 0;
+        p.keeps = 0;
+        due = qt_pacer_due(&p, (8 + k) * SEC);
+        QT_CHECK(qt_pacer_wait_due(&p, due, NULL) <= 1 * US);
+        QT_CHECK_EQ_INT(p.keeps, 0);
+        QT_CHECK(w.n > 0 && w.start[0] >= due - spin);
+    }
+
+    /* adaptive window: a nap that wakes 3 ms late widens it at once */
+    cfg.spin_ns = -1;
+    qt_pacer_init(&p, &cfg, &clk);
+    qt_pacer_set_warm(&p, rec_warm, &w, keep);
+    qt_pacer_wait(&p, 0, NULL);
+    {
+        int64_t before = p.spin;
+        due = qt_pacer_due(&p, 1 * SEC);
+        fc.t = due - before - 6 * MS; /* one nap; it ends 2 ms past wake */
+        fc.oversleep = 3 * MS;
+        late = qt_pacer_wait_due(&p, due, NULL);
+        fc.oversleep = 0;
+        QT_CHECK(late >= 1 * MS);
+        QT_CHECK(p.spin > before);
+        QT_CHECK(p.spin >= 3 * MS); /* 1.5 x 3 ms, capped at the 3 ms maximum */
+    }
 }
 
 /* The sharing policy: on from 40 % of the window asleep, off below 20 %,

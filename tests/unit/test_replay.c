@@ -435,9 +435,9 @@ static void test_idle(void)
 }
 
 /* A paced replay rehearses each waited-for message with the sink's warm()
- * while it spins to the due time: the message it is about to send, never
- * one already sent; a message due at once (the first, the rest of a burst)
- * is not rehearsed, and at full speed nothing is. */
+ * between naps and while it spins to the due time: the message it is about
+ * to send, never one already sent; a message due at once (the first, the
+ * rest of a burst) is not rehearsed, and at full speed nothing is. */
 static void test_warm(void)
 {
     fake_src f;
