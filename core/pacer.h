@@ -185,10 +185,10 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
  * warm()): qt_pacer_wait_due() calls it while it spins, QT_PACER_WARM_EVERY_NS
  * after the end of the previous call, so the send at the due time finds its
  * memory warm. The first call while spinning (after a sleep, the slow one)
- * only starts when at least QT_PACER_WARM_COLD_NS remain, a later one only when
- * twice the last call's time remains: a call makes the message late only
- * if it takes longer than that. A stop is seen between calls. NULL turns it
- * off.
+ * only starts when at least QT_PACER_WARM_COLD_NS remain, a later one only
+ * when twice the last call's time remains: a call makes the message late
+ * only if it takes longer than that. A stop is seen between calls. NULL
+ * turns it off.
  *
  * Rehearsing only in the spin window comes too late when the host took the
  * memory during a long sleep: the first rehearsal is then the slow one, and
@@ -198,12 +198,11 @@ int64_t qt_pacer_wait_due(qt_pacer *p, int64_t due, volatile sig_atomic_t *stop)
  * call fit; a nap starts when the call before it ends), so the memory never
  * sits idle long. A nap that oversleeps past the spin window counts for the
  * adaptive window like the sleep it replaces. keep_ns of 0, or not below
- * QT_PACER_KEEP_SPAN_NS, means no naps. Measured on the busy
- * 2-vCPU VM, 1x busiest minute, alternating runs: the median p99 lateness
- * went from 696 us to 288 us with keep_ns 5 ms (332 us with 2 ms); naps
- * without the calls gave 493 us. QT_PACER_KEEP_WARM_NS is the period to
- * use: one call and one wake-up per period, only while a message is
- * close. */
+ * QT_PACER_KEEP_SPAN_NS, means no naps. Measured on the busy 2-vCPU VM, 1x
+ * busiest minute, alternating runs: the median p99 lateness went from
+ * 696 us to 288 us with keep_ns 5 ms (332 us with 2 ms); naps without the
+ * calls gave 493 us. QT_PACER_KEEP_WARM_NS is the period to use: one call
+ * and one wake-up per period, only while a message is close. */
 #define QT_PACER_WARM_EVERY_NS INT64_C(20000)
 #define QT_PACER_WARM_COLD_NS INT64_C(200000)
 #define QT_PACER_KEEP_WARM_NS INT64_C(5000000)
